@@ -1,0 +1,3 @@
+"""thaiocr: build, judge and use Thai OCR models."""
+
+__version__ = "0.1.0"

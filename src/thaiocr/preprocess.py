@@ -1,0 +1,101 @@
+"""The one preprocessing path shared by training, evaluation, export checks, prediction and serving.
+
+It follows PaddleOCR's recognition contract: 3 channels in BGR order, fixed height, width from the
+aspect ratio (capped at the configured maximum), values ``(x / 255 - 0.5) / 0.5``, batches
+right-padded with 0 (after normalisation) to the widest image in the batch.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from thaiocr.errors import ThaiOCRError
+
+MIN_WIDTH = 4  # the model divides the width by 4; narrower images would give no time step
+
+
+class ImageError(ThaiOCRError):
+    """An image that cannot be read or decoded."""
+
+
+def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """Decode an image file, bytes or PIL image into RGB; errors name the file."""
+    if isinstance(source, Image.Image):
+        return source.convert("RGB")
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
+    try:
+        stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise ImageError(f"{name}: image file not found") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot open image ({exc.strerror})") from None
+    try:
+        with stream, Image.open(stream) as img:
+            img.load()
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name}: not a readable image ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Input geometry of a recognition model: ``image_shape = [3, height, max_width]``."""
+
+    height: int = 32
+    max_width: int = 128
+
+    @classmethod
+    def from_image_shape(cls, image_shape: list[int] | tuple[int, ...]) -> Preprocess:
+        if len(image_shape) != 3 or image_shape[0] != 3 or min(image_shape) <= 0:
+            raise ThaiOCRError(f"image_shape must be [3, height, width], got {list(image_shape)}")
+        return cls(height=int(image_shape[1]), max_width=int(image_shape[2]))
+
+    @property
+    def image_shape(self) -> list[int]:
+        return [3, self.height, self.max_width]
+
+    def metadata(self) -> dict:
+        """What a self-describing artifact records so that others can reproduce the input."""
+        return {
+            **asdict(self),
+            "image_shape": self.image_shape,
+            "channel_order": "BGR",
+            "scale": 1 / 255,
+            "mean": 0.5,
+            "std": 0.5,
+            "keep_ratio": True,
+            "pad_value": 0.0,
+        }
+
+    def target_width(self, width: int, height: int) -> int:
+        scaled = math.ceil(self.height * width / max(height, 1))
+        return max(MIN_WIDTH, min(self.max_width, scaled))
+
+    def resize(self, image: Image.Image) -> np.ndarray:
+        """RGB PIL image -> BGR uint8 array of shape ``[height, w, 3]``, aspect ratio kept."""
+        w = self.target_width(*image.size)
+        resized = image.convert("RGB").resize((w, self.height), Image.Resampling.BILINEAR)
+        return np.ascontiguousarray(np.asarray(resized)[:, :, ::-1])
+
+    def batch(self, resized: list[np.ndarray]) -> np.ndarray:
+        """Resized BGR uint8 arrays -> float32 ``[N, 3, height, widest]``, right-padded with 0."""
+        widest = max(a.shape[1] for a in resized)
+        out = np.zeros((len(resized), 3, self.height, widest), dtype=np.float32)
+        for i, arr in enumerate(resized):
+            out[i, :, :, : arr.shape[1]] = normalize(arr)
+        return out
+
+    def __call__(self, images: list) -> np.ndarray:
+        """Images (paths, bytes or PIL) -> the model's input batch."""
+        return self.batch([self.resize(open_image(img)) for img in images])
+
+
+def normalize(bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in [-1, 1]."""
+    return (bgr.transpose(2, 0, 1).astype(np.float32) / 127.5) - 1.0
