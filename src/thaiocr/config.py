@@ -329,7 +329,7 @@ class _PathResolver:
         p = Path(value).expanduser()
         if p.is_absolute():
             return p
-        from_cli = any(key == o or key.startswith(o + ".") for o in self.overridden)
+        from_cli = any(key == o or key.startswith((o + ".", o + "[")) for o in self.overridden)
         return (Path.cwd() if from_cli else self.base) / p
 
 

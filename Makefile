@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Both set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch first, pinned: this exact version is the local CPU wheel; anything looser pulls a CUDA build.
+TORCH  := torch==2.13.0
+
+.PHONY: setup fonts demo test test-slow lint bench clean
+
+setup: $(STAMP) fonts
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+fonts:
+	@bash scripts/ensure-fonts.sh
+
+demo: setup
+	$(BIN)/thaiocr demo
+
+test: setup lint
+	$(BIN)/pytest -q
+
+test-slow: setup
+	$(BIN)/pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+bench: setup
+	$(BIN)/python bench/time_to_accuracy.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

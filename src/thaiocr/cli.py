@@ -1,0 +1,184 @@
+"""``thaiocr`` command line: each handler parses, calls one library function and prints.
+
+Heavy modules (torch, onnxruntime) are imported inside handlers so that ``thaiocr --help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from thaiocr import __version__
+from thaiocr.errors import ThaiOCRError
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", required=True, type=Path, help="recipe YAML (PaddleOCR style)")
+    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. -o Global.epoch_num=10 (repeatable)")
+
+
+def _load_config(args: argparse.Namespace):
+    from thaiocr.config import load_config
+
+    return load_config(args.config, args.override)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from thaiocr.synth import generate_dataset
+
+    manifest = generate_dataset(args.out, n_train=args.train, n_val=args.val, seed=args.seed,
+                                val_fonts=args.val_fonts, workers=args.workers, progress=not args.quiet)
+    print(f"Wrote {manifest['n_train']} training and {manifest['n_val']} validation lines to {args.out}")
+    print(f"  training fonts:   {', '.join(manifest['train_fonts'])}")
+    print(f"  validation fonts: {', '.join(manifest['val_fonts'])} (never seen in training)")
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from thaiocr.data import check_data
+
+    reports = check_data(_load_config(args), check_images=args.images)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
+    else:
+        for report in reports:
+            print(report.summary())
+    bad = sum(len(r.problems) for r in reports)
+    print(("✅ data and config are ready" if not bad else f"❌ {bad} problem lines"), file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from thaiocr.train import train
+
+    result = train(_load_config(args), resume=not args.no_resume, progress=not args.quiet)
+    best = f"best {result.best} at step {result.best_step}" if result.best else "no validation split"
+    print(f"Finished {result.steps} steps in {result.seconds:.0f} s; {best}")
+    print(f"Inference model: {result.onnx_path}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from thaiocr.evaluate import evaluate_label_file
+    from thaiocr.predict import Recognizer
+
+    metrics, _ = evaluate_label_file(Recognizer.from_path(args.model), args.labels, batch_size=args.batch_size)
+    print(json.dumps(metrics.to_dict(), indent=2) if args.json else metrics)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from thaiocr.export import export_checkpoint
+
+    out = args.out or args.checkpoint.parent / "best_model"
+    path, parity = export_checkpoint(args.checkpoint, out)
+    print(f"Exported {path} (+ dict.txt, config.yml); max |ONNX - PyTorch| = {parity:.2e}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from thaiocr.predict import Recognizer, predict_label_file
+
+    recognizer = Recognizer.from_path(args.model)
+    if args.labels:
+        if not args.out:
+            raise ThaiOCRError("--labels needs --out P.tsv for the predictions")
+        count = predict_label_file(recognizer, args.labels, args.out, batch_size=args.batch_size)
+        print(f"Wrote {count} predictions to {args.out}")
+        return 0
+    if not args.images:
+        raise ThaiOCRError("give one or more IMAGE paths, or --labels L --out P.tsv")
+    for image, pred in zip(args.images, recognizer(args.images, batch_size=args.batch_size), strict=True):
+        print(f"{image}\t{pred.text}\t{pred.confidence:.3f}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from thaiocr.demo import run_demo
+
+    run_demo(data_dir=args.data, run_dir=args.out, config_path=args.config, progress=not args.quiet)
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thaiocr", description="Build, judge and use Thai OCR models.")
+    parser.add_argument("--version", action="version", version=f"thaiocr {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="generate synthetic Thai number lines in the guide's dataset layout")
+    p.add_argument("--out", type=Path, default=Path("data/numbers"), help="dataset folder (default: %(default)s)")
+    p.add_argument("--train", type=int, default=20000, help="training lines (default: %(default)s)")
+    p.add_argument("--val", type=int, default=1000, help="validation lines (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fonts", type=int, default=3, help="fonts held out for validation (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(func=cmd_synth)
+
+    data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True,
+                                                                      metavar="ACTION")
+    p = data.add_parser("check", help="validate a recipe and its label files and images (the guide's setup check)")
+    _add_config_args(p)
+    p.add_argument("--images", choices=["exists", "open", "decode"], default="open",
+                   help="how hard to check images (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    p.set_defaults(func=cmd_data_check)
+
+    p = sub.add_parser("train", help="train a recogniser from a recipe (resumes from latest.pt)")
+    _add_config_args(p)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has latest.pt")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="line accuracy, CER and NED of a model on a label file")
+    p.add_argument("--model", required=True, type=Path, help=".onnx file, best_model/ folder or .pt checkpoint")
+    p.add_argument("--labels", required=True, type=Path, help="PaddleOCR label file (paths relative to it)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (+ dict.txt, config.yml) with a parity check")
+    p.add_argument("checkpoint", type=Path, help="a .pt checkpoint, e.g. models/numbers/best_accuracy.pt")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: best_model/ beside it)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="read text lines from images")
+    p.add_argument("--model", required=True, type=Path, help=".onnx file, best_model/ folder or .pt checkpoint")
+    p.add_argument("images", nargs="*", type=Path, help="line images")
+    p.add_argument("--labels", type=Path, help="read the image paths of a PaddleOCR label file")
+    p.add_argument("--out", type=Path, help="with --labels: write path<TAB>prediction lines here")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("demo", help="the main job: synthesise digits, train on CPU, export, evaluate, read")
+    p.add_argument("--config", type=Path, default=None, help="recipe (default: configs/rec/numbers.yml)")
+    p.add_argument("--data", type=Path, default=Path("data/numbers"), help="dataset folder (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("models/numbers"), help="run folder (default: %(default)s)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ThaiOCRError as exc:
+        print(f"thaiocr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thaiocr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``make demo``: the guide's whole flow on a laptop CPU, in minutes.
+
+Synthesise Thai/Arabic digit lines, train the numbers recipe, export it to ONNX, evaluate it on
+validation lines rendered in fonts training never saw, read a few images, and print a summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from thaiocr.config import load_config
+from thaiocr.errors import ThaiOCRError
+from thaiocr.evaluate import Metrics, evaluate_label_file
+from thaiocr.predict import Recognizer
+from thaiocr.synth import generate_dataset
+from thaiocr.train import train
+
+DEFAULT_CONFIG = Path("configs/rec/numbers.yml")
+N_TRAIN, N_VAL, SEED = 20000, 1000, 0
+N_SAMPLES_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    metrics: Metrics
+    seconds: dict[str, float]
+    onnx_path: Path
+    onnx_bytes: int
+
+
+def ensure_dataset(data_dir: Path, progress: bool) -> bool:
+    """Generate the demo's dataset unless the same one is already there; True if generated."""
+    manifest = data_dir / "manifest.json"
+    if manifest.exists():
+        saved = json.loads(manifest.read_text(encoding="utf-8"))
+        if (saved.get("n_train"), saved.get("n_val"), saved.get("seed")) == (N_TRAIN, N_VAL, SEED):
+            return False
+    generate_dataset(data_dir, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, progress=progress)
+    return True
+
+
+def demo_overrides(data_dir: Path, run_dir: Path) -> list[str]:
+    data_dir, run_dir = data_dir.resolve(), run_dir.resolve()
+    return [
+        f"Train.dataset.data_dir={data_dir}",
+        f"Train.dataset.label_file_list=[{data_dir / 'rec_gt_train.txt'}]",
+        f"Eval.dataset.data_dir={data_dir}",
+        f"Eval.dataset.label_file_list=[{data_dir / 'rec_gt_val.txt'}]",
+        f"Global.save_model_dir={run_dir}",
+    ]
+
+
+def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, progress: bool = True) -> DemoSummary:
+    config_path = config_path or DEFAULT_CONFIG
+    if not config_path.exists():
+        raise ThaiOCRError(f"{config_path}: recipe not found; run from the repository root or pass --config")
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+
+    print(f"== 1/4 Synthesising {N_TRAIN} training and {N_VAL} validation lines into {data_dir}")
+    if not ensure_dataset(data_dir, progress):
+        print("   (already there, reusing it)")
+    seconds["data"] = time.perf_counter() - started
+
+    print(f"== 2/4 Training {config_path} on the CPU into {run_dir}")
+    mark = time.perf_counter()
+    result = train(load_config(config_path, demo_overrides(data_dir, run_dir)), progress=progress)
+    seconds["train"] = time.perf_counter() - mark
+
+    print("== 3/4 Evaluating the exported ONNX model on validation lines (fonts unseen in training)")
+    mark = time.perf_counter()
+    recognizer = Recognizer.from_path(result.onnx_path)
+    metrics, lines = evaluate_label_file(recognizer, data_dir / "rec_gt_val.txt")
+    seconds["eval"] = time.perf_counter() - mark
+
+    print("== 4/4 Reading a few validation images")
+    for line in lines[:N_SAMPLES_SHOWN]:
+        verdict = "✅" if line.correct else "❌"
+        print(f"   {verdict} {line.image}: read {line.prediction!r}, truth {line.truth!r}")
+    seconds["total"] = time.perf_counter() - started
+
+    summary = DemoSummary(metrics, seconds, result.onnx_path, result.onnx_path.stat().st_size)
+    print_summary(summary)
+    return summary
+
+
+def print_summary(summary: DemoSummary) -> None:
+    s, m = summary.seconds, summary.metrics
+    print("\n== Summary")
+    print(f"   time:      {s['total']:.0f} s (data {s['data']:.0f} s, training {s['train']:.0f} s, "
+          f"evaluation {s['eval']:.1f} s)")
+    print(f"   accuracy:  {m.line_acc:.2%} of {m.n} validation lines exactly right, CER {m.cer:.2%}")
+    print(f"   model:     {summary.onnx_path} ({summary.onnx_bytes / 1e6:.1f} MB)")
+    print("   the guide: 13.3% on 15 digit images after 13 minutes on a cloud GPU")

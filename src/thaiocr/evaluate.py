@@ -1,0 +1,100 @@
+"""Honest metrics for text lines: line accuracy, character error rate, normalised edit distance.
+
+Both sides pass through the same Thai normalisation (charset.normalize_text) before comparison,
+so that a prediction differing from its label only in how a sara am or tone mark is encoded is
+not counted wrong, and a real difference always is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from thaiocr.charset import normalize_text
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two strings, counted in code points."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """``line_acc``: exact lines / lines. ``cer``: total edits / total label code points.
+    ``ned``: mean over lines of edits / max(len(prediction), len(label)) (0 is perfect)."""
+
+    n: int
+    line_acc: float
+    cer: float
+    ned: float
+    n_chars: int
+    n_edits: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"lines {self.n}  line accuracy {self.line_acc:.2%}  CER {self.cer:.2%}  NED {self.ned:.4f}"
+        )
+
+
+@dataclass(frozen=True)
+class LineResult:
+    truth: str
+    prediction: str
+    edits: int
+
+    @property
+    def correct(self) -> bool:
+        return self.edits == 0
+
+
+def compare_lines(predictions: Sequence[str], truths: Sequence[str]) -> list[LineResult]:
+    if len(predictions) != len(truths):
+        raise ValueError(f"{len(predictions)} predictions for {len(truths)} labels")
+    results = []
+    for pred, truth in zip(predictions, truths, strict=True):
+        p, t = normalize_text(pred), normalize_text(truth)
+        results.append(LineResult(truth=t, prediction=p, edits=edit_distance(p, t)))
+    return results
+
+
+def summarize(results: Sequence[LineResult]) -> Metrics:
+    n = len(results)
+    if n == 0:
+        return Metrics(n=0, line_acc=0.0, cer=0.0, ned=0.0, n_chars=0, n_edits=0)
+    n_chars = sum(len(r.truth) for r in results)
+    n_edits = sum(r.edits for r in results)
+    ned = sum(r.edits / max(len(r.truth), len(r.prediction), 1) for r in results) / n
+    return Metrics(
+        n=n,
+        line_acc=sum(r.correct for r in results) / n,
+        cer=n_edits / max(n_chars, 1),
+        ned=ned,
+        n_chars=n_chars,
+        n_edits=n_edits,
+    )
+
+
+def compute_metrics(predictions: Sequence[str], truths: Sequence[str]) -> Metrics:
+    return summarize(compare_lines(predictions, truths))
+
+
+def evaluate(
+    predict_texts: Callable[[list], list[str]], images: Sequence, truths: Sequence[str], batch_size: int = 64
+) -> tuple[Metrics, list[LineResult]]:
+    """Run ``predict_texts`` over ``images`` in batches and score against ``truths``."""
+    predictions: list[str] = []
+    for start in range(0, len(images), batch_size):
+        predictions.extend(predict_texts(list(images[start : start + batch_size])))
+    results = compare_lines(predictions, truths)
+    return summarize(results), results

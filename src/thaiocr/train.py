@@ -1,0 +1,403 @@
+"""The training loop: CTC loss, Adam, cosine schedule with warm-up, evaluation, checkpoints, resume.
+
+A run folder (``Global.save_model_dir``) ends up in the guide's layout:
+``best_accuracy.pt``, ``latest.pt``, ``iter_epoch_N.pt``, ``config.yml`` and ``best_model/``
+(``inference.onnx`` + ``dict.txt`` + ``config.yml``). ``latest.pt`` is rewritten atomically after
+every evaluation and at the end of every epoch, so a run killed at any moment resumes from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from thaiocr.charset import Charset, load_charset
+from thaiocr.checkpoint import load_checkpoint, save_checkpoint
+from thaiocr.config import Config
+from thaiocr.data import Batch, RecDataset, load_split, make_loader
+from thaiocr.errors import ThaiOCRError
+from thaiocr.evaluate import Metrics, compute_metrics
+from thaiocr.export import check_parity, export_onnx
+from thaiocr.fileio import atomic_write_text
+from thaiocr.model import CRNN, build_model, count_parameters
+
+CHECKPOINT_FORMAT = "thaiocr-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class EvalEvent:
+    """What the trainer knows after an evaluation; passed to the ``on_eval`` callback."""
+
+    epoch: int
+    step: int
+    seconds: float  # training-loop seconds since the run began (resumed runs included)
+    metrics: Metrics
+    is_best: bool
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best: Metrics | None
+    best_step: int
+    steps: int
+    seconds: float
+    onnx_path: Path | None
+    parity: float | None
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    """Everything that must survive a restart, besides model/optimizer/scheduler tensors."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    seconds: float = 0.0
+    best_acc: float = -1.0
+    best_step: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _say(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
+
+
+def pick_device(use_gpu: bool) -> torch.device:
+    if use_gpu and torch.cuda.is_available():
+        return torch.device("cuda")
+    if use_gpu:
+        _say("Global.use_gpu is true but no GPU is available: training on the CPU.")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR multiplier per step: linear warm-up, then a cosine decay to zero at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def build_optimizer(config: Config, model: CRNN, steps_per_epoch: int):
+    opt_cfg = config.Optimizer
+    weight_decay = opt_cfg.regularizer.factor if opt_cfg.regularizer else 0.0
+    groups = model.param_groups(weight_decay)
+    betas = (opt_cfg.beta1, opt_cfg.beta2)
+    optimizer_cls = torch.optim.AdamW if opt_cfg.name == "AdamW" else torch.optim.Adam
+    optimizer = optimizer_cls(groups, lr=opt_cfg.lr.learning_rate, betas=betas)
+    total = config.Global.epoch_num * steps_per_epoch
+    if opt_cfg.lr.name == "Cosine":
+        warmup = int(round(opt_cfg.lr.warmup_epoch * steps_per_epoch))
+        schedule = cosine_with_warmup(total, warmup)
+    else:
+        schedule = lambda step: 1.0  # noqa: E731 - a constant rate
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    return optimizer, scheduler
+
+
+def ctc_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Mean CTC loss; every sample uses all T steps, padding included, as at inference."""
+    log_probs = F.log_softmax(logits.float(), dim=2).permute(1, 0, 2)  # [T, N, C]
+    n, t = logits.shape[0], logits.shape[1]
+    input_lengths = torch.full((n,), t, dtype=torch.long)
+    return F.ctc_loss(
+        log_probs, batch.targets, input_lengths, batch.target_lengths, blank=0, zero_infinity=True
+    )
+
+
+def greedy_texts(logits: torch.Tensor, charset: Charset) -> list[str]:
+    probs = torch.softmax(logits.float(), dim=2).cpu().numpy()
+    return [text for text, _ in charset.decode_greedy(probs)]
+
+
+class Trainer:
+    """One training run of a recipe; ``run()`` trains (or resumes) and exports the best model."""
+
+    def __init__(
+        self,
+        config: Config,
+        resume: bool = True,
+        progress: bool = True,
+        on_eval: Callable[[EvalEvent], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self.resume = resume
+        self.progress = progress
+        self.on_eval = on_eval
+        self.run_dir = Path(config.Global.save_model_dir)
+        self.charset = load_charset(config.Global.character_dict_path, config.Global.use_space_char)
+        self.preprocess = config.preprocess
+        self.device = pick_device(config.Global.use_gpu)
+        self.state = _State()
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def _load_data(self) -> tuple[RecDataset, RecDataset | None]:
+        g = self.config.Global
+        train_ds = load_split(self.config.Train.dataset, self.charset, g.max_text_length, self.preprocess, "Train")
+        train_ds.preload(progress=self.progress)
+        eval_ds = None
+        if self.config.Eval:
+            eval_ds = load_split(self.config.Eval.dataset, self.charset, g.max_text_length, self.preprocess, "Eval")
+            eval_ds.preload(progress=self.progress)
+        return train_ds, eval_ds
+
+    def _prepare_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.run_dir / "config.yml", self.config.to_yaml())
+
+    def _base_payload(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "architecture": dataclasses.asdict(self.config.Architecture),
+            "chars": list(self.charset.chars),
+            "preprocess": {"height": self.preprocess.height, "max_width": self.preprocess.max_width},
+            "config": self.config.to_dict(),
+        }
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def _save(self, name: str) -> None:
+        payload = {
+            **self._base_payload(),
+            "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "state": dataclasses.asdict(self.state),
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_checkpoint(self.run_dir / f"{name}.pt", payload)
+
+    def _resume_source(self) -> Path | None:
+        explicit = self.config.Global.checkpoints
+        if explicit:
+            return Path(explicit)
+        latest = self.run_dir / "latest.pt"
+        return latest if self.resume and latest.exists() else None
+
+    def _restore(self, path: Path) -> None:
+        payload = load_checkpoint(path)
+        if payload.get("chars") != list(self.charset.chars):
+            raise ThaiOCRError(
+                f"{path}: this checkpoint was trained with a different alphabet than "
+                f"{self.config.Global.character_dict_path}; choose another Global.save_model_dir "
+                "or start afresh with --no-resume"
+            )
+        if payload.get("architecture") != dataclasses.asdict(self.config.Architecture):
+            raise ThaiOCRError(
+                f"{path}: this checkpoint has a different Architecture than the recipe; "
+                "choose another Global.save_model_dir or start afresh with --no-resume"
+            )
+        self.model.load_state_dict(payload["model"])
+        if "optimizer" in payload:
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+            self.state = _State(**payload["state"])
+            torch.set_rng_state(payload["torch_rng"])
+        _say(
+            f"Resuming from {path} at epoch {self.state.epoch + 1}, step {self.state.global_step} "
+            f"(best line accuracy so far {max(self.state.best_acc, 0):.2%})."
+        )
+
+    # --- evaluation -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, dataset: RecDataset) -> Metrics:
+        self.model.eval()
+        loader = make_loader(dataset, self.config.Eval.loader, self.charset, self.preprocess, seed=0)
+        predictions: list[str] = []
+        truths: list[str] = []
+        for batch in loader:
+            predictions.extend(greedy_texts(self.model(self._to_device(batch.images)), self.charset))
+            truths.extend(batch.texts)
+        self.model.train()
+        return compute_metrics(predictions, truths)
+
+    def _evaluate_and_checkpoint(self, eval_ds: RecDataset | None) -> bool:
+        """Evaluate, keep the best, refresh ``latest``; True when the callback asks to stop."""
+        s = self.state
+        if eval_ds is None:
+            self._save("latest")
+            return False
+        metrics = self.evaluate(eval_ds)
+        is_best = metrics.line_acc > s.best_acc
+        if is_best:
+            s.best_acc, s.best_step = metrics.line_acc, s.global_step
+        s.history.append({"step": s.global_step, "epoch": s.epoch + 1, "seconds": round(s.seconds, 2),
+                          **metrics.to_dict()})
+        if is_best:
+            self._save("best_accuracy")
+        self._save("latest")
+        mark = " (best)" if is_best else ""
+        _say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: {metrics}{mark}")
+        if self.on_eval is None:
+            return False
+        return bool(self.on_eval(EvalEvent(s.epoch, s.global_step, s.seconds, metrics, is_best)))
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _to_device(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True)
+        if self.config.Global.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def _train_step(self, batch: Batch) -> float:
+        logits = self.model(self._to_device(batch.images))
+        loss = ctc_loss(logits, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = self.config.Optimizer.clip_norm
+        if clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return float(loss.detach())
+
+    def _is_eval_step(self, step: int) -> bool:
+        start, every = self.config.Global.eval_every
+        return step >= start and step % every == 0
+
+    def run(self) -> TrainResult:
+        g = self.config.Global
+        seed_everything(g.seed)
+        torch.set_num_threads(g.num_threads or os.cpu_count() or 1)
+        train_ds, eval_ds = self._load_data()
+        self._prepare_run_dir()
+        self.model = build_model(self.config.Architecture, self.charset.num_classes).to(self.device)
+        if g.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        steps_per_epoch = len(
+            make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess, seed=g.seed)
+        )
+        self.optimizer, self.scheduler = build_optimizer(self.config, self.model, steps_per_epoch)
+        source = self._resume_source()
+        if source:
+            self._restore(source)
+        _say(
+            f"Training {count_parameters(self.model):,} parameters on {self.device}: "
+            f"{len(train_ds)} training lines, {len(eval_ds) if eval_ds else 0} validation lines, "
+            f"{g.epoch_num} epochs of {steps_per_epoch} steps, alphabet of {len(self.charset)} characters."
+        )
+        self._loop(train_ds, eval_ds, steps_per_epoch)
+        return self._finish(eval_ds)
+
+    def _loop(self, train_ds: RecDataset, eval_ds: RecDataset | None, steps_per_epoch: int) -> None:
+        g, s = self.config.Global, self.state
+        total = g.epoch_num * steps_per_epoch
+        losses: deque[float] = deque(maxlen=g.log_smooth_window)
+        bar = tqdm(total=total, initial=s.global_step, unit="step", disable=not self.progress,
+                   file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 10, dynamic_ncols=True)
+        self.model.train()
+        stop = False
+        while s.epoch < g.epoch_num and not stop:
+            loader = make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess,
+                                 seed=g.seed, epoch_seed_offset=s.epoch)
+            bar.set_description(f"epoch {s.epoch + 1}/{g.epoch_num}")
+            for batch in itertools.islice(loader, s.step_in_epoch, None):
+                started = time.perf_counter()
+                losses.append(self._train_step(batch))
+                s.seconds += time.perf_counter() - started
+                s.step_in_epoch += 1
+                s.global_step += 1
+                bar.update(1)
+                if s.global_step % g.print_batch_step == 0:
+                    bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}",
+                                    lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                if self._is_eval_step(s.global_step):
+                    stop = self._timed(self._evaluate_and_checkpoint, eval_ds)
+                    if stop:
+                        break
+            if stop:
+                break
+            s.epoch += 1
+            s.step_in_epoch = 0
+            self._end_of_epoch(eval_ds, total)
+        bar.close()
+
+    def _timed(self, fn: Callable, *args):
+        """Run ``fn`` and count its time as training time (evaluation is part of the run)."""
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.state.seconds += time.perf_counter() - started
+
+    def _end_of_epoch(self, eval_ds: RecDataset | None, total_steps: int) -> None:
+        g, s = self.config.Global, self.state
+        if s.global_step == total_steps and not self._is_eval_step(s.global_step):
+            self._timed(self._evaluate_and_checkpoint, eval_ds)  # always judge the final weights
+        else:
+            self._save("latest")
+        if s.epoch % g.save_epoch_step == 0:
+            shutil.copyfile(self.run_dir / "latest.pt", self.run_dir / f"iter_epoch_{s.epoch}.pt.tmp")
+            os.replace(self.run_dir / f"iter_epoch_{s.epoch}.pt.tmp", self.run_dir / f"iter_epoch_{s.epoch}.pt")
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def _finish(self, eval_ds: RecDataset | None) -> TrainResult:
+        s = self.state
+        best_path = self.run_dir / "best_accuracy.pt"
+        source = best_path if best_path.exists() else self.run_dir / "latest.pt"
+        if not source.exists():
+            self._save("latest")
+        self.model.load_state_dict(load_checkpoint(source)["model"])
+        self.model.eval()
+        onnx_path, parity = self._export(eval_ds)
+        best = None
+        if s.history:
+            best_row = max(s.history, key=lambda row: row["line_acc"])
+            best = Metrics(**{k: best_row[k] for k in ("n", "line_acc", "cer", "ned", "n_chars", "n_edits")})
+        return TrainResult(self.run_dir, best, s.best_step, s.global_step, s.seconds, onnx_path, parity,
+                           s.history)
+
+    def _export(self, eval_ds: RecDataset | None) -> tuple[Path, float]:
+        folders = [self.run_dir / "best_model"]
+        if self.config.Global.save_inference_dir:
+            folders.append(Path(self.config.Global.save_inference_dir))
+        sample = eval_ds if eval_ds is not None else None
+        batch = self.preprocess.batch([sample[i][0] for i in range(min(8, len(sample)))]) if sample else None
+        parity = 0.0
+        onnx_path = folders[0] / "inference.onnx"
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = export_onnx(self.model, self.charset, self.preprocess, folder / "inference.onnx",
+                               config=self.config.to_dict())
+            atomic_write_text(folder / "config.yml", self.config.to_yaml())
+            if batch is not None:
+                parity = max(parity, check_parity(self.model, path, batch))
+        _say(f"Exported {onnx_path} (max |ONNX - PyTorch| = {parity:.2e} on a validation batch).")
+        return onnx_path, parity
+
+
+def train(config: Config, resume: bool = True, progress: bool = True,
+          on_eval: Callable[[EvalEvent], bool] | None = None) -> TrainResult:
+    """Train a recipe (resuming from ``latest.pt`` when one exists) and export its best model."""
+    return Trainer(config, resume=resume, progress=progress, on_eval=on_eval).run()

@@ -1,0 +1,30 @@
+import pytest
+
+from thaiocr.evaluate import compute_metrics, edit_distance
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [("", "", 0), ("abc", "abc", 0), ("abc", "", 3), ("", "ab", 2), ("kitten", "sitting", 3), ("๑๒๓", "๑๓", 1)],
+)
+def test_edit_distance(a, b, distance):
+    assert edit_distance(a, b) == distance
+    assert edit_distance(b, a) == distance
+
+
+def test_metrics_on_known_lines():
+    metrics = compute_metrics(["123", "45", ""], ["123", "456", "78"])
+    assert metrics.n == 3
+    assert metrics.line_acc == pytest.approx(1 / 3)
+    assert metrics.cer == pytest.approx(3 / 8)
+    assert metrics.ned == pytest.approx((0 + 1 / 3 + 1) / 3)
+
+
+def test_metrics_normalise_both_sides():
+    decomposed = "\u0e19\u0e4d\u0e49\u0e32"  # น้ำ typed with nikhahit + sara aa
+    metrics = compute_metrics([decomposed], ["น้ำ"])
+    assert metrics.line_acc == 1.0 and metrics.cer == 0.0
+
+
+def test_no_lines_gives_zeroes():
+    assert compute_metrics([], []).n == 0
