@@ -50,9 +50,10 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     else:
         for report in reports:
             print(report.summary())
-    bad = sum(len(r.problems) for r in reports)
-    print(("✅ data and config are ready" if not bad else f"❌ {bad} problem lines"), file=sys.stderr)
-    return 1 if bad else 0
+    ready = all(r.ok for r in reports)
+    problems = sum(len(r.problems) for r in reports)
+    print("✅ data and config are ready" if ready else f"❌ not ready: {problems} problems", file=sys.stderr)
+    return 0 if ready else 1
 
 
 def cmd_train(args: argparse.Namespace) -> int:

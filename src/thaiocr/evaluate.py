@@ -7,10 +7,13 @@ not counted wrong, and a real difference always is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
 
 from thaiocr.charset import normalize_text
+from thaiocr.data import read_labelled_images
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -52,19 +55,23 @@ class LineResult:
     truth: str
     prediction: str
     edits: int
+    image: Path | None = None
 
     @property
     def correct(self) -> bool:
         return self.edits == 0
 
 
-def compare_lines(predictions: Sequence[str], truths: Sequence[str]) -> list[LineResult]:
+def compare_lines(
+    predictions: Sequence[str], truths: Sequence[str], images: Sequence[Path] | None = None
+) -> list[LineResult]:
     if len(predictions) != len(truths):
         raise ValueError(f"{len(predictions)} predictions for {len(truths)} labels")
     results = []
-    for pred, truth in zip(predictions, truths, strict=True):
+    for i, (pred, truth) in enumerate(zip(predictions, truths, strict=True)):
         p, t = normalize_text(pred), normalize_text(truth)
-        results.append(LineResult(truth=t, prediction=p, edits=edit_distance(p, t)))
+        image = images[i] if images is not None else None
+        results.append(LineResult(truth=t, prediction=p, edits=edit_distance(p, t), image=image))
     return results
 
 
@@ -89,12 +96,16 @@ def compute_metrics(predictions: Sequence[str], truths: Sequence[str]) -> Metric
     return summarize(compare_lines(predictions, truths))
 
 
-def evaluate(
-    predict_texts: Callable[[list], list[str]], images: Sequence, truths: Sequence[str], batch_size: int = 64
-) -> tuple[Metrics, list[LineResult]]:
-    """Run ``predict_texts`` over ``images`` in batches and score against ``truths``."""
-    predictions: list[str] = []
-    for start in range(0, len(images), batch_size):
-        predictions.extend(predict_texts(list(images[start : start + batch_size])))
-    results = compare_lines(predictions, truths)
+class _Reader(Protocol):
+    """Anything that reads line images, e.g. ``predict.Recognizer``."""
+
+    def __call__(self, images: list, batch_size: int = ...) -> list: ...
+
+
+def evaluate_label_file(reader: _Reader, labels: Path, batch_size: int = 32) -> tuple[Metrics, list[LineResult]]:
+    """Score a model on every line of a PaddleOCR label file (image paths relative to it)."""
+    samples = read_labelled_images(Path(labels))
+    images = [s.image_path for s in samples]
+    predictions = [p.text for p in reader(images, batch_size=batch_size)]
+    results = compare_lines(predictions, [s.text for s in samples], images)
     return summarize(results), results

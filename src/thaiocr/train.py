@@ -162,7 +162,7 @@ class Trainer:
     def _load_data(self) -> tuple[RecDataset, RecDataset | None]:
         g = self.config.Global
         train_ds = load_split(self.config.Train.dataset, self.charset, g.max_text_length, self.preprocess, "Train")
-        train_ds.preload(progress=self.progress)
+        train_ds.preload(workers=os.cpu_count() or 0, progress=self.progress)
         eval_ds = None
         if self.config.Eval:
             eval_ds = load_split(self.config.Eval.dataset, self.charset, g.max_text_length, self.preprocess, "Eval")
