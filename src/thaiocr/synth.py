@@ -1,0 +1,552 @@
+"""Synthetic number lines: Thai fonts + text samplers + effects -> images and PaddleOCR label files.
+
+A dataset folder written by :func:`generate_dataset` looks like the guide's PaddleOCR layout::
+
+    out_dir/
+      rec_gt_train.txt          thai_data/train/000001.png<TAB>label   (paths relative to out_dir)
+      rec_gt_val.txt
+      rec_meta_train.tsv        path, font and sample kind of every image (for per-font metrics)
+      rec_meta_val.tsv
+      manifest.json             seed, counts, fonts of each split, sample kinds
+      thai_data/train/*.png
+      thai_data/val/*.png
+
+Every sample is a pure function of ``(seed, split, index)``, so the output is byte-identical
+whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import json
+import math
+import os
+import random
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from multiprocessing import Pool
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
+from tqdm import tqdm
+
+from thaiocr.charset import ARABIC_DIGITS, THAI_DIGITS, is_combining, normalize_text
+from thaiocr.errors import ThaiOCRError
+
+RGB = tuple[int, int, int]
+
+# --- fonts --------------------------------------------------------------------------------------
+
+SYSTEM_FONT_DIR = Path("/usr/share/fonts")
+FONT_SUFFIXES = frozenset({".ttf", ".otf"})
+# Noto Looped Thai drops mai ek over sara ii even with raqm (docs/THAI.md): it would teach wrong shapes.
+EXCLUDED_FONT_PREFIXES = ("NotoLoopedThai",)
+# TlwgMono gives its Thai marks a full advance, and raqm draws each mark a cell to the right of its
+# base: such fonts may only render text without combining marks (digits are fine).
+MISPLACED_MARK_FONT_PREFIXES = ("TlwgMono",)
+FONT_INSTALL_HINT = "install Thai fonts (apt-get install -y fonts-thai-tlwg fonts-noto-core) or pass a fonts folder"
+
+
+@dataclass(frozen=True)
+class FontInfo:
+    """A font file and the characters its cmap maps."""
+
+    path: Path
+    name: str
+    chars: frozenset[str]
+
+    @property
+    def family(self) -> str:
+        """``Garuda`` for ``Garuda-BoldOblique``: faces of one family share their letter shapes."""
+        return self.name.split("-")[0]
+
+
+@cache
+def read_font(path: Path) -> FontInfo:
+    """Read a font's cmap (once per path) into a :class:`FontInfo` named after the file stem."""
+    with TTFont(path, lazy=True) as font:
+        cmap = font.getBestCmap() or {}
+    return FontInfo(path=path, name=path.stem, chars=frozenset(map(chr, cmap)))
+
+
+def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
+    """Thai fonts (those with the Thai digits) under /usr/share/fonts and ``extra_dirs``, by name.
+
+    A font in ``extra_dirs`` replaces a system font with the same name, so names stay unique.
+    """
+    folders = [Path(d) for d in extra_dirs]
+    for folder in folders:
+        if not folder.is_dir():
+            raise ThaiOCRError(f"fonts folder {folder} does not exist")
+    by_name = {font.name: font for font in _readable_fonts(_font_files([SYSTEM_FONT_DIR, *folders]))}
+    thai = [font for font in by_name.values() if _is_usable_thai_font(font)]
+    if not thai:
+        searched = ", ".join(str(f) for f in [SYSTEM_FONT_DIR, *folders])
+        raise ThaiOCRError(f"no Thai fonts found under {searched}: {FONT_INSTALL_HINT}")
+    return sorted(thai, key=lambda font: font.name)
+
+
+def font_covers(font: FontInfo, text: str) -> bool:
+    """True when the font renders every character of ``text`` correctly (a space always counts)."""
+    if font.name.startswith(MISPLACED_MARK_FONT_PREFIXES) and any(map(is_combining, text)):
+        return False
+    return font.chars.issuperset(text.replace(" ", ""))
+
+
+def _font_files(folders: Iterable[Path]) -> Iterator[Path]:
+    for folder in folders:
+        if folder.is_dir():
+            files = (p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES and p.is_file())
+            yield from sorted(files)
+
+
+def _readable_fonts(paths: Iterable[Path]) -> Iterator[FontInfo]:
+    for path in paths:
+        try:
+            yield read_font(path)
+        except Exception as exc:  # fontTools raises many exception types on a damaged file
+            warnings.warn(f"{path}: skipped, fontTools cannot read it ({exc})", stacklevel=2)
+
+
+def _is_usable_thai_font(font: FontInfo) -> bool:
+    return font_covers(font, THAI_DIGITS) and not font.name.startswith(EXCLUDED_FONT_PREFIXES)
+
+
+# --- text samplers ------------------------------------------------------------------------------
+
+_TO_THAI_DIGITS = str.maketrans(ARABIC_DIGITS, THAI_DIGITS)
+
+
+def _digit_run(rng: random.Random, length: int) -> str:
+    return "".join(rng.choice(ARABIC_DIGITS) for _ in range(length))
+
+
+def _grouped(digits: str, sizes: Sequence[int], separator: str) -> str:
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(digits[start : start + size])
+        start += size
+    return separator.join(groups)
+
+
+def _single_digit(rng: random.Random) -> str:
+    return rng.choice(ARABIC_DIGITS)
+
+
+def _plain_digits(rng: random.Random) -> str:
+    return _digit_run(rng, rng.randint(1, 17))
+
+
+def _phone_number(rng: random.Random) -> str:
+    """Mobile 081-234-5678, Bangkok 02 123 4567 or provincial 053-123-456, with - or space or none."""
+    style = rng.random()
+    if style < 0.6:
+        digits, sizes = "0" + rng.choice("689") + _digit_run(rng, 8), (3, 3, 4)
+    elif style < 0.8:
+        digits, sizes = "02" + _digit_run(rng, 7), (2, 3, 4)
+    else:
+        digits, sizes = "0" + rng.choice("34567") + _digit_run(rng, 7), (3, 3, 3)
+    return _grouped(digits, sizes, rng.choice(("-", " ", "")))
+
+
+def _date(rng: random.Random) -> str:
+    """25/12/2567 (Buddhist era), 31.1.24, or ISO 2024-01-31."""
+    year = rng.randint(2480, 2590) if rng.random() < 0.5 else rng.randint(1940, 2040)
+    month = rng.randint(1, 12)
+    day = rng.randint(1, calendar.monthrange(year, month)[1])
+    if rng.random() < 0.2:
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    padded = rng.random() < 0.6
+    day_month = (f"{day:02d}", f"{month:02d}") if padded else (str(day), str(month))
+    year_text = str(year) if rng.random() < 0.8 else f"{year % 100:02d}"
+    return rng.choice("/-.").join((*day_month, year_text))
+
+
+def _amount(rng: random.Random) -> str:
+    """1,234.50: log-uniform up to 10^8, usually with thousands separators, often with satang."""
+    whole = int(10 ** rng.uniform(0, 8))
+    text = f"{whole:,}" if rng.random() < 0.8 else str(whole)
+    if rng.random() < 0.6:
+        text += f".{rng.randint(0, 99):02d}"
+    return text
+
+
+def thai_id_check_digit(first12: str) -> str:
+    """The 13th digit of a Thai national ID: ``(11 - sum(d_i * (13 - i)) mod 11) mod 10``."""
+    total = sum(int(d) * (13 - i) for i, d in enumerate(first12))
+    return str((11 - total % 11) % 10)
+
+
+def _national_id(rng: random.Random) -> str:
+    """1-2345-67890-12-3: 13 digits with a valid check digit, 17 characters."""
+    first12 = str(rng.randint(1, 8)) + _digit_run(rng, 11)
+    return _grouped(first12 + thai_id_check_digit(first12), (1, 4, 5, 2, 1), "-")
+
+
+def _time_of_day(rng: random.Random) -> str:
+    """14:30, 09:05:12, or the Thai habit 14.30."""
+    separator = ":" if rng.random() < 0.8 else "."
+    parts = [rng.randint(0, 23), rng.randint(0, 59)]
+    if rng.random() < 0.3:
+        parts.append(rng.randint(0, 59))
+    return separator.join(f"{p:02d}" for p in parts)
+
+
+# kind -> (formatter writing Arabic digits, relative frequency); single digits are the guide's data.
+_SAMPLERS: dict[str, tuple[Callable[[random.Random], str], int]] = {
+    "single": (_single_digit, 1),
+    "digits": (_plain_digits, 4),
+    "phone": (_phone_number, 3),
+    "date": (_date, 3),
+    "amount": (_amount, 3),
+    "national_id": (_national_id, 2),
+    "time": (_time_of_day, 2),
+}
+SAMPLE_KINDS: tuple[str, ...] = tuple(_SAMPLERS)
+_KIND_WEIGHTS = [weight for _, weight in _SAMPLERS.values()]
+THAI_DIGIT_PROBABILITY = 0.5
+
+
+def choose_kind(rng: random.Random) -> str:
+    return rng.choices(SAMPLE_KINDS, weights=_KIND_WEIGHTS)[0]
+
+
+def sample_kind_text(kind: str, rng: random.Random) -> str:
+    """A number line of one kind, in Thai digits (about half the time) or Arabic digits."""
+    if kind not in _SAMPLERS:
+        raise ThaiOCRError(f"unknown sample kind {kind!r}; choose one of {list(SAMPLE_KINDS)}")
+    text = _SAMPLERS[kind][0](rng)
+    return text.translate(_TO_THAI_DIGITS) if rng.random() < THAI_DIGIT_PROBABILITY else text
+
+
+def sample_number_text(rng: random.Random) -> str:
+    """A number line of a random kind; only characters of the built-in ``digits`` dict."""
+    return sample_kind_text(choose_kind(rng), rng)
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling
+INVERTED_PROBABILITY = 0.15
+TIGHT_CROP_PROBABILITY = 0.4
+
+
+def _raqm_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    # Loading a face takes ~50 us, so no cache is needed; raqm places stacked Thai marks correctly.
+    return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
+
+
+def render_line(text: str, font: FontInfo, rng: random.Random, height: int = 32) -> Image.Image:
+    """An RGB image of one text line, about ``height``..``2 * height`` px high, with random effects.
+
+    The font size is chosen so that the ink plus the vertical margins fills a random target height
+    in that range, whatever the script of the digits; the canvas is laid out from the glyph
+    bounding box, so stacked marks and descenders are never clipped.
+    """
+    margins = _random_margins(rng)
+    target_height = rng.triangular(height, 2 * height, height)  # mostly small: they write faster
+    ink_height = target_height / (1 + margins[1] + margins[3])
+    face = _face_for_ink_height(font.path, text, ink_height)
+    foreground, background = _random_colours(rng)
+    image = _draw_text(text, face, margins, foreground, background)
+    return _apply_effects(image, background, rng)
+
+
+def _random_margins(rng: random.Random) -> tuple[float, float, float, float]:
+    """Left, top, right, bottom margins as fractions of the ink height: tight or loose crops."""
+    low, high = (0.0, 0.08) if rng.random() < TIGHT_CROP_PROBABILITY else (0.05, 0.5)
+    left, top, right, bottom = (rng.uniform(low, high) for _ in range(4))
+    return left, top, right, bottom
+
+
+def _face_for_ink_height(path: Path, text: str, ink_height: float) -> ImageFont.FreeTypeFont:
+    _, top, _, bottom = _raqm_font(path, REFERENCE_SIZE).getbbox(text)
+    size = round(REFERENCE_SIZE * ink_height / max(bottom - top, 1))
+    return _raqm_font(path, max(size, 8))
+
+
+def _random_colours(rng: random.Random) -> tuple[RGB, RGB]:
+    """(foreground, background): dark-ish on light-ish, sometimes inverted, each slightly tinted."""
+    dark = _tinted(rng, rng.randint(0, 80))
+    light = _tinted(rng, rng.randint(175, 255))
+    return (light, dark) if rng.random() < INVERTED_PROBABILITY else (dark, light)
+
+
+def _tinted(rng: random.Random, level: int) -> RGB:
+    red, green, blue = (min(255, max(0, level + rng.randint(-25, 25))) for _ in range(3))
+    return red, green, blue
+
+
+def _draw_text(
+    text: str,
+    face: ImageFont.FreeTypeFont,
+    margins: tuple[float, float, float, float],
+    foreground: RGB,
+    background: RGB,
+) -> Image.Image:
+    left, top, right, bottom = face.getbbox(text)
+    # At least 1 px each side: anti-aliasing can spill a pixel past the glyph box.
+    pad_left, pad_top, pad_right, pad_bottom = (max(1, round(m * (bottom - top))) for m in margins)
+    size = (right - left + pad_left + pad_right, bottom - top + pad_top + pad_bottom)
+    image = Image.new("RGB", size, background)
+    ImageDraw.Draw(image).text((pad_left - left, pad_top - top), text, font=face, fill=foreground)
+    return image
+
+
+def _apply_effects(image: Image.Image, background: RGB, rng: random.Random) -> Image.Image:
+    if rng.random() < 0.3:
+        image = image.rotate(
+            rng.uniform(-3.0, 3.0), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=background
+        )
+    if rng.random() < 0.25:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    if rng.random() < 0.3:
+        image = _change_brightness_contrast(image, rng)
+    if rng.random() < 0.3:
+        image = _add_gaussian_noise(image, rng)
+    if rng.random() < 0.3:
+        image = _jpeg_round_trip(image, rng.randint(30, 90))
+    return image
+
+
+def _change_brightness_contrast(image: Image.Image, rng: random.Random) -> Image.Image:
+    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.75, 1.25))
+    return ImageEnhance.Contrast(image).enhance(rng.uniform(0.6, 1.3))
+
+
+def _add_gaussian_noise(image: Image.Image, rng: random.Random) -> Image.Image:
+    noise_rng = np.random.default_rng(rng.getrandbits(64))
+    pixels = np.asarray(image, dtype=np.float32)
+    # One value per pixel for all three channels: luminance noise, as a scanner or camera adds.
+    noise = noise_rng.standard_normal((*pixels.shape[:2], 1), dtype=np.float32)
+    pixels = pixels + noise * rng.uniform(3.0, 15.0)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return decoded.convert("RGB")
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+IMAGE_ROOT = "thai_data"
+SPLITS = ("train", "val")
+# Default held-out faces, one per kind of letter shape: loopless, monospace, and looped
+# (Laksaman is the free clone of TH Sarabun, the Thai government's official document face).
+# Their sibling faces (bold, italic) stay in training; a larger count adds one face per unused family.
+PREFERRED_VAL_FONTS = ("NotoSansThai-Regular", "TlwgTypewriter", "Laksaman")
+CHUNK_SIZE = 50  # samples per task sent to a worker process
+MAX_TEXT_TRIES = 100
+
+
+class _Sample(NamedTuple):
+    path: str  # relative to the dataset root
+    label: str
+    font: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class _SplitJob:
+    out_dir: Path
+    split: str
+    seed: int
+    fonts: tuple[FontInfo, ...]
+
+
+# (split, chunks of sample indices) -> the chunks' samples, in order
+_ChunkRunner = Callable[[str, list[range]], Iterable[list[_Sample]]]
+
+
+def generate_dataset(
+    out_dir: Path,
+    n_train: int,
+    n_val: int,
+    seed: int = 0,
+    val_fonts: int | Sequence[str] = 3,
+    workers: int | None = None,
+    fonts: Sequence[FontInfo] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write a synthetic number-line dataset (layout in the module docstring); return its manifest.
+
+    Validation images use only the ``val_fonts`` (a count, chosen by :func:`choose_val_fonts`, or
+    font names), which training never sees. Re-running into the same folder overwrites it.
+    """
+    if n_train < 0 or n_val < 0:
+        raise ThaiOCRError(f"sample counts must be >= 0, got n_train={n_train}, n_val={n_val}")
+    out_dir = Path(out_dir)
+    all_fonts = sorted(fonts if fonts is not None else discover_fonts(), key=lambda font: font.name)
+    held_out = choose_val_fonts(all_fonts, val_fonts)
+    split_fonts = {"train": [f for f in all_fonts if f not in held_out], "val": held_out}
+    counts = {"train": n_train, "val": n_val}
+    for split in SPLITS:
+        if counts[split] and not split_fonts[split]:
+            raise ThaiOCRError(f"no fonts left for the {split} split; hold out fewer fonts")
+    jobs = {split: _SplitJob(out_dir, split, seed, tuple(split_fonts[split])) for split in SPLITS}
+    workers = min(max(1, workers or os.cpu_count() or 1), math.ceil(sum(counts.values()) / CHUNK_SIZE))
+    usage = {}
+    with _chunk_runner(jobs, workers) as run_chunks:
+        for split in SPLITS:
+            samples = _generate_split(jobs[split], counts[split], run_chunks, progress)
+            _write_split_files(out_dir, split, samples)
+            usage[split] = dict(sorted(Counter(s.font for s in samples).items()))
+    manifest = _manifest(seed, counts, split_fonts, usage)
+    _write_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def choose_val_fonts(fonts: Sequence[FontInfo], val_fonts: int | Sequence[str]) -> list[FontInfo]:
+    """The held-out fonts: explicit names, or a count taken from :data:`PREFERRED_VAL_FONTS`, then
+    the first face of each family not yet held out, so the held-out faces spread across families."""
+    by_name = {font.name: font for font in fonts}
+    if isinstance(val_fonts, str):
+        val_fonts = [val_fonts]
+    if isinstance(val_fonts, int):
+        return _spread_val_fonts(fonts, by_name, val_fonts)
+    unknown = [name for name in val_fonts if name not in by_name]
+    if unknown:
+        raise ThaiOCRError(f"unknown validation fonts {unknown}; available: {sorted(by_name)}")
+    return [by_name[name] for name in dict.fromkeys(val_fonts)]
+
+
+def _spread_val_fonts(fonts: Sequence[FontInfo], by_name: dict[str, FontInfo], count: int) -> list[FontInfo]:
+    if not 0 <= count < len(fonts):
+        raise ThaiOCRError(f"cannot hold out {count} of {len(fonts)} fonts; training needs at least one")
+    chosen = [by_name[name] for name in PREFERRED_VAL_FONTS if name in by_name][:count]
+    for font in sorted(fonts, key=lambda f: f.name):
+        if len(chosen) == count:
+            break
+        if font.family not in {f.family for f in chosen}:
+            chosen.append(font)
+    chosen += [f for f in fonts if f not in chosen][: count - len(chosen)]
+    return chosen
+
+
+def _generate_split(job: _SplitJob, count: int, run_chunks: _ChunkRunner, progress: bool) -> list[_Sample]:
+    folder = job.out_dir / IMAGE_ROOT / job.split
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_images(folder, count)
+    chunks = [range(start, min(start + CHUNK_SIZE, count)) for start in range(0, count, CHUNK_SIZE)]
+    samples: list[_Sample] = []
+    with tqdm(total=count, desc=f"synth {job.split}", unit="line", disable=not progress) as bar:
+        for chunk_samples in run_chunks(job.split, chunks):
+            samples.extend(chunk_samples)
+            bar.update(len(chunk_samples))
+    return samples
+
+
+def _remove_stale_images(folder: Path, count: int) -> None:
+    """Delete numbered images a previous, larger run left behind, so the folder holds one dataset."""
+    for path in folder.glob("*.png"):
+        if path.stem.isdigit() and int(path.stem) > count:
+            path.unlink()
+
+
+@contextmanager
+def _chunk_runner(jobs: dict[str, _SplitJob], workers: int) -> Iterator[_ChunkRunner]:
+    """Maps a split's chunks of sample indices to samples, in order: in-process or over one pool.
+
+    The pool serves both splits and starts before any progress bar, so no tqdm thread exists
+    when it forks.
+    """
+    if workers <= 1:
+        yield lambda split, chunks: (_make_samples(jobs[split], chunk) for chunk in chunks)
+        return
+    with Pool(workers, initializer=_init_worker, initargs=(jobs,)) as pool:
+        yield lambda split, chunks: pool.imap(_make_samples_in_worker, [(split, chunk) for chunk in chunks])
+
+
+_worker_jobs: dict[str, _SplitJob] = {}
+
+
+def _init_worker(jobs: dict[str, _SplitJob]) -> None:
+    """Give each worker process the jobs once, instead of pickling the fonts with every chunk."""
+    _worker_jobs.update(jobs)
+
+
+def _make_samples_in_worker(task: tuple[str, range]) -> list[_Sample]:
+    split, indices = task
+    return _make_samples(_worker_jobs[split], indices)
+
+
+def _make_samples(job: _SplitJob, indices: range) -> list[_Sample]:
+    return [_make_sample(job, index) for index in indices]
+
+
+def _make_sample(job: _SplitJob, index: int) -> _Sample:
+    rng = random.Random(_sample_seed(job.seed, job.split, index))
+    kind, text, font = _pick_text_and_font(rng, job.fonts)
+    path = f"{IMAGE_ROOT}/{job.split}/{index + 1:06d}.png"
+    render_line(text, font, rng).save(job.out_dir / path, format="PNG", compress_level=1)
+    return _Sample(path, text, font.name, kind)
+
+
+def _sample_seed(seed: int, split: str, index: int) -> int:
+    """A seed that depends only on (seed, split, index): the same in every process and run."""
+    digest = hashlib.sha256(f"{seed}/{split}/{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _pick_text_and_font(rng: random.Random, fonts: Sequence[FontInfo]) -> tuple[str, str, FontInfo]:
+    """A normalised text and a font that covers all of it (Noto Sans/Serif Thai lack Latin digits)."""
+    for _ in range(MAX_TEXT_TRIES):
+        kind = choose_kind(rng)
+        text = normalize_text(sample_kind_text(kind, rng))
+        covering = [font for font in fonts if font_covers(font, text)]
+        if covering:
+            return kind, text, _choose_font_by_family(rng, covering)
+    names = [font.name for font in fonts]
+    raise ThaiOCRError(f"none of the fonts {names} covers the sampled texts; add fonts with Latin digits")
+
+
+def _choose_font_by_family(rng: random.Random, fonts: Sequence[FontInfo]) -> FontInfo:
+    """A family uniformly, then one of its faces: families with six faces do not crowd out the rest."""
+    family = rng.choice(sorted({font.family for font in fonts}))
+    return rng.choice([font for font in fonts if font.family == family])
+
+
+def _write_split_files(out_dir: Path, split: str, samples: Sequence[_Sample]) -> None:
+    labels = "".join(f"{s.path}\t{s.label}\n" for s in samples)
+    meta = "path\tfont\tkind\n" + "".join(f"{s.path}\t{s.font}\t{s.kind}\n" for s in samples)
+    _write_atomic(out_dir / f"rec_gt_{split}.txt", labels)
+    _write_atomic(out_dir / f"rec_meta_{split}.tsv", meta)
+
+
+def _manifest(
+    seed: int, counts: dict[str, int], split_fonts: dict[str, list[FontInfo]], usage: dict[str, dict]
+) -> dict:
+    return {
+        "seed": seed,
+        "n_train": counts["train"],
+        "n_val": counts["val"],
+        "train_fonts": [font.name for font in split_fonts["train"]],
+        "val_fonts": [font.name for font in split_fonts["val"]],
+        "sample_kinds": list(SAMPLE_KINDS),
+        "label_files": {split: f"rec_gt_{split}.txt" for split in SPLITS},
+        "meta_files": {split: f"rec_meta_{split}.tsv" for split in SPLITS},
+        "font_usage": usage,
+    }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a temp file in the same folder, then rename it over ``path``: readers never see half."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)

@@ -1,0 +1,275 @@
+import json
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from thaiocr import synth
+from thaiocr.charset import ARABIC_DIGITS, THAI_DIGITS, builtin_dict_chars, normalize_text
+from thaiocr.errors import ThaiOCRError
+from thaiocr.synth import (
+    SAMPLE_KINDS,
+    FontInfo,
+    choose_val_fonts,
+    discover_fonts,
+    font_covers,
+    generate_dataset,
+    render_line,
+    sample_kind_text,
+    sample_number_text,
+    thai_id_check_digit,
+)
+
+DIGIT_CHARS = set(builtin_dict_chars("digits"))
+TO_ARABIC = str.maketrans(THAI_DIGITS, ARABIC_DIGITS)
+# The shape of each kind once Thai digits are mapped to Arabic ones.
+KIND_PATTERNS = {
+    "single": r"\d",
+    "digits": r"\d{1,17}",
+    "phone": r"0\d{1,2}([- ]?)\d{3}\1\d{3,4}",
+    "date": r"\d{1,2}([/.-])\d{1,2}\1(\d{2}|\d{4})|\d{4}-\d{2}-\d{2}",
+    "amount": r"(\d{1,3}(,\d{3})*|\d+)(\.\d{2})?",
+    "national_id": r"\d-\d{4}-\d{5}-\d{2}-\d",
+    "time": r"\d{2}([:.])\d{2}(\1\d{2})?",
+}
+
+
+@pytest.fixture(scope="module")
+def fonts() -> list[FontInfo]:
+    try:
+        return discover_fonts()
+    except ThaiOCRError as exc:
+        pytest.skip(str(exc))
+
+
+def font_named(fonts: list[FontInfo], name: str) -> FontInfo:
+    return next(font for font in fonts if font.name == name)
+
+
+# --- text samplers ------------------------------------------------------------------------------
+
+
+def test_every_kind_is_tested():
+    assert set(KIND_PATTERNS) == set(SAMPLE_KINDS)
+
+
+@pytest.mark.parametrize("kind", SAMPLE_KINDS)
+def test_each_kind_writes_only_digit_dict_chars_in_its_format(kind):
+    rng = random.Random(kind)
+    texts = [sample_kind_text(kind, rng) for _ in range(300)]
+    for text in texts:
+        assert set(text) <= DIGIT_CHARS, text
+        assert 1 <= len(text) <= 25, text
+        assert re.fullmatch(KIND_PATTERNS[kind], text.translate(TO_ARABIC), re.ASCII), text
+    assert any(set(text) & set(THAI_DIGITS) for text in texts)
+    assert any(set(text) & set(ARABIC_DIGITS) for text in texts)
+
+
+def test_national_ids_have_17_chars_and_a_valid_check_digit():
+    rng = random.Random(1)
+    for _ in range(200):
+        text = sample_kind_text("national_id", rng).translate(TO_ARABIC)
+        digits = text.replace("-", "")
+        assert len(text) == 17 and len(digits) == 13
+        assert thai_id_check_digit(digits[:12]) == digits[12]
+
+
+def test_thai_id_check_digit_worked_example():
+    # 1*13 + 2*12 + ... + 2*2 = 352 = 32 * 11, so the check digit is (11 - 0) mod 10 = 1
+    assert thai_id_check_digit("123456789012") == "1"
+
+
+def test_mixed_samples_stay_in_the_dict_and_include_single_digits():
+    rng = random.Random(0)
+    texts = [sample_number_text(rng) for _ in range(1000)]
+    assert all(set(text) <= DIGIT_CHARS and 1 <= len(text) <= 25 for text in texts)
+    assert sum(len(text) == 1 for text in texts) >= 20
+
+
+def test_unknown_kind_lists_the_kinds():
+    with pytest.raises(ThaiOCRError, match="national_id"):
+        sample_kind_text("roman", random.Random(0))
+
+
+# --- fonts --------------------------------------------------------------------------------------
+
+
+def test_discovered_fonts_are_thai_sorted_and_leave_out_noto_looped(fonts):
+    names = [font.name for font in fonts]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert all(font_covers(font, THAI_DIGITS) for font in fonts)
+    assert not any(name.startswith("NotoLoopedThai") for name in names)
+    assert discover_fonts() == fonts
+
+
+def test_no_fonts_found_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "SYSTEM_FONT_DIR", tmp_path)
+    with pytest.raises(ThaiOCRError, match="fonts-thai-tlwg fonts-noto-core"):
+        discover_fonts()
+
+
+def test_missing_extra_font_folder_is_an_error(tmp_path):
+    with pytest.raises(ThaiOCRError, match="does not exist"):
+        discover_fonts([tmp_path / "nowhere"])
+
+
+def test_font_covers_counts_space_and_knows_noto_sans_thai_lacks_latin_digits():
+    noto_like = FontInfo(Path("x.ttf"), "NotoSansThai-Regular", frozenset(THAI_DIGITS + "-"))
+    assert font_covers(noto_like, "๐๘๑-๒๓๔ ๕๖๗๘")
+    assert not font_covers(noto_like, "081")
+    assert not font_covers(noto_like, "๑,๒๓๔")
+
+
+def ink_columns(text: str, font: FontInfo) -> int:
+    """Width of the inked columns of ``text`` drawn plainly with raqm at 40 px."""
+    face = ImageFont.truetype(str(font.path), 40, layout_engine=ImageFont.Layout.RAQM)
+    image = Image.new("L", (200, 80), 0)
+    ImageDraw.Draw(image).text((20, 10), text, font=face, fill=255)
+    left, _, right, _ = image.getbbox()
+    return right - left
+
+
+def test_fonts_said_to_cover_marks_place_them_over_their_base(fonts):
+    # A mark drawn beside its base instead of over it doubles the cluster's width (TlwgMono: x2.3);
+    # slanted faces legitimately shift marks right by up to ~1.45x.
+    cluster = "\u0e01\u0e35\u0e48"  # ko kai + sara ii + mai ek
+    coverers = [font for font in fonts if font_covers(font, cluster)]
+    assert len(coverers) >= 40
+    for font in coverers:
+        assert ink_columns(cluster, font) <= 1.6 * ink_columns("\u0e01", font), font.name
+    assert not font_covers(font_named(fonts, "TlwgMono"), cluster)
+    assert font_covers(font_named(fonts, "TlwgMono"), "๐๑๒-345")
+
+
+def test_default_val_fonts_spread_over_loopless_monospace_and_looped(fonts):
+    assert [f.name for f in choose_val_fonts(fonts, 3)] == list(synth.PREFERRED_VAL_FONTS)
+    five = choose_val_fonts(fonts, 5)
+    assert len({f.family for f in five}) == 5
+
+
+def test_val_font_choices_that_cannot_work_are_errors(fonts):
+    with pytest.raises(ThaiOCRError, match="training needs"):
+        choose_val_fonts(fonts, len(fonts))
+    with pytest.raises(ThaiOCRError, match="available"):
+        choose_val_fonts(fonts, ["NoSuchFont"])
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def ink_pixels(image) -> int:
+    """Pixels far from the image's most common grey level (the background)."""
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    background = np.bincount(grey.ravel()).argmax()
+    return int((np.abs(grey - background) > 40).sum())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_render_draws_distinct_thai_digits_not_tofu(fonts, seed):
+    font = font_named(fonts, "Garuda")
+    one = render_line("๑", font, random.Random(seed))
+    eight = render_line("๘", font, random.Random(seed))
+    assert one.mode == "RGB"
+    assert ink_pixels(one) > 20 and ink_pixels(eight) > 20
+    # The same seed draws the same size, colours and effects: only a missing glyph (.notdef box
+    # for both) would make the two images equal.
+    assert one.tobytes() != eight.tobytes()
+
+
+def test_dark_text_on_light_background_has_dark_ink(fonts, monkeypatch):
+    monkeypatch.setattr(synth, "INVERTED_PROBABILITY", 0.0)
+    image = render_line("๐๘๑-๒๓๔-๕๖๗๘", font_named(fonts, "NotoSansThai-Regular"), random.Random(3))
+    grey = np.asarray(image.convert("L"))
+    assert np.median(grey) > 128 and (grey < 110).sum() > 50
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_render_height_is_about_one_to_two_model_heights(fonts, seed):
+    image = render_line("1,234.50", font_named(fonts, "Loma"), random.Random(seed), height=32)
+    assert 28 <= image.height <= 96
+
+
+@pytest.mark.parametrize("text", ["กี่ปี", "๑,๒๓๔.๕๐", "ฎุ้ปั๋"])
+def test_stacked_marks_and_descenders_are_never_cut_off(fonts, monkeypatch, text):
+    monkeypatch.setattr(synth, "_apply_effects", lambda image, background, rng: image)
+    monkeypatch.setattr(synth, "TIGHT_CROP_PROBABILITY", 1.0)
+    for seed in range(5):
+        rng = random.Random(seed)
+        image = render_line(text, font_named(fonts, "Norasi"), rng)
+        pixels = np.asarray(image)
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        assert (border == pixels[0, 0]).all(), f"ink touches the edge for seed {seed}"
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def datasets(fonts, tmp_path_factory) -> dict[int, Path]:
+    """The same tiny dataset written by one process and by two."""
+    out = {}
+    for workers in (1, 2):
+        out[workers] = tmp_path_factory.mktemp(f"synth_w{workers}")
+        generate_dataset(out[workers], n_train=20, n_val=8, seed=7, workers=workers, fonts=fonts, progress=False)
+    return out
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def label_rows(root: Path, split: str) -> list[tuple[str, str]]:
+    lines = (root / f"rec_gt_{split}.txt").read_text(encoding="utf-8").splitlines()
+    return [tuple(line.split("\t")) for line in lines]
+
+
+def test_same_seed_gives_identical_bytes_whatever_the_workers(datasets):
+    one, two = files_of(datasets[1]), files_of(datasets[2])
+    assert len(one) == 1 + 2 * 2 + 20 + 8  # manifest, label and meta files per split, images
+    assert one == two
+
+
+@pytest.mark.parametrize("split", synth.SPLITS)
+def test_label_lines_point_at_existing_images_with_normalised_digit_labels(datasets, split):
+    root = datasets[1]
+    rows = label_rows(root, split)
+    assert len(rows) == {"train": 20, "val": 8}[split]
+    for index, (path, label) in enumerate(rows, start=1):
+        assert path == f"thai_data/{split}/{index:06d}.png"
+        assert (root / path).is_file()
+        assert label == normalize_text(label) and set(label) <= DIGIT_CHARS and label
+
+
+def test_val_fonts_are_never_seen_in_training(datasets):
+    manifest = json.loads((datasets[1] / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["seed"], manifest["n_train"], manifest["n_val"]) == (7, 20, 8)
+    assert manifest["val_fonts"] == list(synth.PREFERRED_VAL_FONTS)
+    assert not set(manifest["val_fonts"]) & set(manifest["train_fonts"])
+    assert set(manifest["font_usage"]["val"]) <= set(manifest["val_fonts"])
+    assert set(manifest["font_usage"]["train"]) <= set(manifest["train_fonts"])
+    assert manifest["sample_kinds"] == list(SAMPLE_KINDS)
+
+
+@pytest.mark.parametrize("split", synth.SPLITS)
+def test_every_image_font_covers_its_label(datasets, fonts, split):
+    by_name = {font.name: font for font in fonts}
+    meta = (datasets[1] / f"rec_meta_{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    labels = dict(label_rows(datasets[1], split))
+    for line in meta:
+        path, font, kind = line.split("\t")
+        assert kind in SAMPLE_KINDS
+        assert font_covers(by_name[font], labels[path]), (path, font, labels[path])
+
+
+def test_rerun_into_the_same_folder_overwrites_and_drops_stale_images(fonts, tmp_path):
+    names = ["Garuda", "NotoSansThai-Regular"]
+    generate_dataset(tmp_path, 6, 3, seed=1, val_fonts=names, workers=1, fonts=fonts, progress=False)
+    manifest = generate_dataset(tmp_path, 4, 2, seed=2, val_fonts=names, workers=1, fonts=fonts, progress=False)
+    assert manifest["val_fonts"] == names
+    assert len(list((tmp_path / "thai_data" / "train").iterdir())) == 4
+    assert len(list((tmp_path / "thai_data" / "val").iterdir())) == 2
+    assert len(label_rows(tmp_path, "train")) == 4
+    assert not list(tmp_path.glob(".*.tmp"))
