@@ -1,0 +1,165 @@
+"""ONNX export that PaddleOCR-style runtimes (RapidOCR) can use, with the model's description inside.
+
+The graph takes ``image`` ``[N, 3, H, W]`` (dynamic batch and width) and returns ``probs``
+``[N, T, C]`` with the softmax applied. Metadata: ``character`` holds the dict lines joined by
+newlines (the key RapidOCR reads); ``thaiocr`` holds JSON with the preprocessing, alphabet
+fingerprint, class count and architecture, so that one file is enough to serve the model.
+A ``dict.txt`` is written beside the ``.onnx`` for tools that want a dict file.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import yaml
+from torch import nn
+
+from thaiocr import __version__
+from thaiocr.charset import Charset
+from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
+from thaiocr.errors import ThaiOCRError
+from thaiocr.fileio import atomic_write_bytes, atomic_write_text
+from thaiocr.model import CRNN, inference_mode
+from thaiocr.preprocess import Preprocess
+
+ONNX_FORMAT = "thaiocr-onnx/1"
+OPSET = 17
+INPUT_NAME = "image"
+OUTPUT_NAME = "probs"
+DICT_FILENAME = "dict.txt"
+
+
+class _WithSoftmax(nn.Module):
+    def __init__(self, model: CRNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(images), dim=2)
+
+
+def export_onnx(model: CRNN, charset: Charset, preprocess: Preprocess, out_path: Path,
+                config: dict | None = None) -> Path:
+    """Write ``out_path`` (ONNX with metadata) and ``dict.txt`` beside it; the caller's model is untouched."""
+    if model.num_classes != charset.num_classes:
+        raise ThaiOCRError(
+            f"model has {model.num_classes} outputs but the alphabet needs {charset.num_classes}: "
+            "model and dict do not match"
+        )
+    out_path = Path(out_path)
+    proto = onnx.load_from_string(_trace_to_onnx(model, preprocess))
+    metadata = {
+        "character": "\n".join(charset.chars),
+        "thaiocr": json.dumps(describe(model, charset, preprocess, config), ensure_ascii=False),
+    }
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    atomic_write_bytes(out_path, proto.SerializeToString())
+    atomic_write_text(out_path.parent / DICT_FILENAME, charset.dict_text())
+    return out_path
+
+
+def describe(model: CRNN, charset: Charset, preprocess: Preprocess, config: dict | None) -> dict:
+    """The ``thaiocr`` metadata entry of an exported model."""
+    return {
+        "format": ONNX_FORMAT,
+        "thaiocr_version": __version__,
+        "preprocess": preprocess.metadata(),
+        "charset_sha256": charset.sha256,
+        "num_classes": charset.num_classes,
+        "architecture": model.architecture,
+        "config": config or {},
+    }
+
+
+def _trace_to_onnx(model: CRNN, preprocess: Preprocess) -> bytes:
+    # A CPU copy in the default memory format: the caller's model keeps its device, mode and layout.
+    exported = _WithSoftmax(copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format)).eval()
+    example = torch.zeros(2, 3, preprocess.height, preprocess.max_width)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter warns about LSTM batch sizes
+        torch.onnx.export(
+            exported, (example,), buffer, dynamo=False, opset_version=OPSET,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "time"}},
+        )
+    return buffer.getvalue()
+
+
+def cpu_session(onnx_path: Path, num_threads: int | None = None) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU; ``num_threads`` None lets the runtime choose."""
+    options = ort.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable models
+        raise ThaiOCRError(f"{onnx_path}: not a loadable ONNX model ({exc})") from None
+
+
+def check_parity(model: CRNN, onnx_path: Path, batch: np.ndarray) -> float:
+    """Max |PyTorch - ONNX Runtime| over the probabilities of ``batch`` (float32 ``[N, 3, H, W]``)."""
+    device = next(model.parameters()).device
+    with inference_mode(model):
+        expected = torch.softmax(model(torch.from_numpy(batch).to(device)).float(), dim=2).cpu().numpy()
+    actual = cpu_session(onnx_path).run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+    if actual.shape != expected.shape:
+        raise ThaiOCRError(f"{onnx_path}: output shape {actual.shape} differs from PyTorch's {expected.shape}")
+    return float(np.abs(actual - expected).max())
+
+
+def decode_metadata(props: dict[str, str], source: Path) -> dict:
+    """``{"character": [...], "thaiocr": {...}}`` from an exported model's metadata properties."""
+    if "thaiocr" not in props or "character" not in props:
+        raise ThaiOCRError(f"{source}: no thaiocr metadata; export the model with thaiocr")
+    try:
+        description = json.loads(props["thaiocr"])
+    except json.JSONDecodeError:
+        raise ThaiOCRError(f"{source}: the thaiocr metadata is not valid JSON") from None
+    if not isinstance(description, dict) or description.get("format") != ONNX_FORMAT:
+        raise ThaiOCRError(f"{source}: unsupported thaiocr metadata format (expected {ONNX_FORMAT!r})")
+    return {"character": props["character"].split("\n"), "thaiocr": description}
+
+
+def read_onnx_metadata(path: Path) -> dict:
+    """The metadata of an exported model, as ``decode_metadata`` returns it."""
+    path = Path(path)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise ThaiOCRError(f"{path}: ONNX model not found") from None
+    except Exception as exc:  # onnx raises protobuf's DecodeError and others
+        raise ThaiOCRError(f"{path}: not a readable ONNX model ({exc})") from None
+    return decode_metadata({p.key: p.value for p in proto.metadata_props}, path)
+
+
+def export_checkpoint(checkpoint_path: Path, out_dir: Path) -> tuple[Path, float]:
+    """Export a ``.pt`` checkpoint to ``out_dir/inference.onnx`` (+ dict.txt, config.yml).
+
+    Returns the path and the parity against PyTorch on a random batch at the full input width.
+    """
+    payload = load_checkpoint(checkpoint_path)
+    model, charset, preprocess = model_from_checkpoint(payload)
+    config = payload.get("config") or {}
+    out_dir = Path(out_dir)
+    path = export_onnx(model, charset, preprocess, out_dir / "inference.onnx", config=config)
+    if config:
+        atomic_write_text(out_dir / "config.yml", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return path, check_parity(model, path, random_batch(preprocess))
+
+
+def random_batch(preprocess: Preprocess, size: int = 2, seed: int = 0) -> np.ndarray:
+    """Inputs in the normalised range [-1, 1], for parity checks when no real images are at hand."""
+    rng = np.random.default_rng(seed)
+    shape = (size, 3, preprocess.height, preprocess.max_width)
+    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)

@@ -1,0 +1,322 @@
+"""The CRNN recogniser: MobileNetV3 backbone -> sequence encoder (BiLSTM) -> CTC head.
+
+Stages are looked up by name in plain-dict registries and wired through their ``out_channels``,
+so a recipe names each stage and its own settings, never a size that can be derived. The model
+knows nothing of the alphabet: ``build_model`` is told the number of classes.
+
+The backbone follows PaddleOCR's text-recognition MobileNetV3: the first convolution has stride 2
+and three (large) or four (small) stages stride (2, 1), so the height shrinks 16 or 32 times and the
+width 2 times; the final pooling takes the maximum over the remaining height and halves the width.
+For the large variant at height 32 this is PaddleOCR's 2x2 max-pool; other heights (48, 64) work too, no
+feature row is left out.
+A ``W``-pixel-wide input gives ``ceil(W / 2) // 2`` time steps (``W // 4`` for even ``W``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thaiocr.config import ArchitectureConfig, ConfigError
+
+# --- backbone -----------------------------------------------------------------------------------
+
+# kernel, expanded channels, out channels, squeeze-excite, activation, stride (before `scale`)
+LARGE_BLOCKS: tuple[tuple, ...] = (
+    (3, 16, 16, False, "relu", 1),
+    (3, 64, 24, False, "relu", (2, 1)),
+    (3, 72, 24, False, "relu", 1),
+    (5, 72, 40, True, "relu", (2, 1)),
+    (5, 120, 40, True, "relu", 1),
+    (5, 120, 40, True, "relu", 1),
+    (3, 240, 80, False, "hardswish", 1),
+    (3, 200, 80, False, "hardswish", 1),
+    (3, 184, 80, False, "hardswish", 1),
+    (3, 184, 80, False, "hardswish", 1),
+    (3, 480, 112, True, "hardswish", 1),
+    (3, 672, 112, True, "hardswish", 1),
+    (5, 672, 160, True, "hardswish", (2, 1)),
+    (5, 960, 160, True, "hardswish", 1),
+    (5, 960, 160, True, "hardswish", 1),
+)
+# Four height-halving stages: the features are one row high before the final pooling at height 32.
+SMALL_BLOCKS: tuple[tuple, ...] = (
+    (3, 16, 16, True, "relu", (2, 1)),
+    (3, 72, 24, False, "relu", (2, 1)),
+    (3, 88, 24, False, "relu", 1),
+    (5, 96, 40, True, "hardswish", (2, 1)),
+    (5, 240, 40, True, "hardswish", 1),
+    (5, 240, 40, True, "hardswish", 1),
+    (5, 120, 48, True, "hardswish", 1),
+    (5, 144, 48, True, "hardswish", 1),
+    (5, 288, 96, True, "hardswish", (2, 1)),
+    (5, 576, 96, True, "hardswish", 1),
+    (5, 576, 96, True, "hardswish", 1),
+)
+VARIANTS = {"large": (LARGE_BLOCKS, 960), "small": (SMALL_BLOCKS, 576)}
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "hardswish": nn.Hardswish}
+STEM_CHANNELS = 16
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a channel count to a multiple of ``divisor``, never more than 10% below ``value``."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class ConvBNAct(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int | tuple = 1,
+                 groups: int = 1, act: type[nn.Module] | None = nn.Hardswish) -> None:
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, out_channels, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(out_channels),
+        ]
+        if act is not None:
+            layers.append(act())
+        super().__init__(*layers)
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        squeezed = make_divisible(channels / reduction)
+        self.reduce = nn.Conv2d(channels, squeezed, 1)
+        self.expand = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = x.mean((2, 3), keepdim=True)
+        return x * F.hardsigmoid(self.expand(F.relu(self.reduce(weights))))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV3 block: 1x1 expand, depthwise k x k, optional squeeze-excite, 1x1 project."""
+
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int, kernel: int,
+                 stride: int | tuple, use_se: bool, act: type[nn.Module]) -> None:
+        super().__init__()
+        self.expand = ConvBNAct(in_channels, mid_channels, 1, act=act)
+        self.depthwise = ConvBNAct(mid_channels, mid_channels, kernel, stride, groups=mid_channels, act=act)
+        self.se = SqueezeExcite(mid_channels) if use_se else nn.Identity()
+        self.project = ConvBNAct(mid_channels, out_channels, 1, act=None)
+        self.use_residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.se(self.depthwise(self.expand(x))))
+        return x + y if self.use_residual else y
+
+
+class MobileNetV3(nn.Module):
+    """``[N, 3, H, W]`` images -> ``[N, C, 1, W/4]`` features."""
+
+    def __init__(self, in_channels: int = 3, model_name: str = "small", scale: float = 0.5) -> None:
+        super().__init__()
+        if model_name not in VARIANTS:
+            raise ValueError(f"model_name must be one of {sorted(VARIANTS)}, got {model_name!r}")
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        blocks, last_channels = VARIANTS[model_name]
+        channels = make_divisible(STEM_CHANNELS * scale)
+        layers: list[nn.Module] = [ConvBNAct(in_channels, channels, 3, stride=2)]
+        for kernel, expanded, out, use_se, act, stride in blocks:
+            out_channels = make_divisible(out * scale)
+            layers.append(InvertedResidual(channels, make_divisible(expanded * scale), out_channels, kernel,
+                                           stride, use_se, ACTIVATIONS[act]))
+            channels = out_channels
+        self.out_channels = make_divisible(last_channels * scale)
+        layers.append(ConvBNAct(channels, self.out_channels, 1))
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x).amax(dim=2, keepdim=True)
+        return F.max_pool2d(x, kernel_size=(1, 2))
+
+
+# --- neck ---------------------------------------------------------------------------------------
+
+ENCODER_TYPES = ("reshape", "rnn")
+
+
+class SequenceEncoder(nn.Module):
+    """``[N, C, 1, T]`` features -> ``[N, T, C']`` sequence; ``rnn`` adds a 2-layer BiLSTM."""
+
+    def __init__(self, in_channels: int, encoder_type: str = "rnn", hidden_size: int = 48) -> None:
+        super().__init__()
+        if encoder_type not in ENCODER_TYPES:
+            raise ValueError(f"encoder_type must be one of {list(ENCODER_TYPES)}, got {encoder_type!r}")
+        if hidden_size <= 0:
+            raise ValueError(f"hidden_size must be positive, got {hidden_size}")
+        self.rnn: nn.LSTM | None = None
+        self.out_channels = in_channels
+        if encoder_type == "rnn":
+            self.rnn = nn.LSTM(in_channels, hidden_size, num_layers=2, bidirectional=True, batch_first=True)
+            self.out_channels = 2 * hidden_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # For a channels_last input the permuted view is already contiguous: no copy.
+        sequence = x.squeeze(2).permute(0, 2, 1)
+        if self.rnn is not None:
+            sequence, _ = self.rnn(sequence)
+        return sequence
+
+
+# --- head ---------------------------------------------------------------------------------------
+
+
+class CTCHead(nn.Module):
+    """``[N, T, C]`` -> ``[N, T, num_classes]`` raw logits.
+
+    ``fc_decay`` is the weight decay this layer asks for (see ``CRNN.param_groups``);
+    ``mid_channels`` inserts a linear bottleneck, without activation, as PaddleOCR does.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, fc_decay: float | None = None,
+                 mid_channels: int | None = None) -> None:
+        super().__init__()
+        if fc_decay is not None and fc_decay < 0:
+            raise ValueError(f"fc_decay must not be negative, got {fc_decay}")
+        if mid_channels is not None and mid_channels <= 0:
+            raise ValueError(f"mid_channels must be positive, got {mid_channels}")
+        self.fc_decay = fc_decay
+        self.out_channels = out_channels
+        if mid_channels:
+            self.fc: nn.Module = nn.Sequential(nn.Linear(in_channels, mid_channels),
+                                               nn.Linear(mid_channels, out_channels))
+        else:
+            self.fc = nn.Linear(in_channels, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+class CRNN(nn.Module):
+    """``[N, 3, H, W]`` float images -> ``[N, T, num_classes]`` raw logits (no softmax)."""
+
+    def __init__(self, backbone: nn.Module, neck: nn.Module, head: CTCHead, architecture: dict | None = None
+                 ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+        self.head = head
+        # The Architecture section it was built from, so that exports can describe themselves.
+        self.architecture = architecture or {}
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.out_channels
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.neck(self.backbone(images)))
+
+    def param_groups(self, base_weight_decay: float) -> list[dict]:
+        """Optimizer parameter groups: the head's own ``fc_decay`` (when set), the rest the base decay."""
+        if self.head.fc_decay is None:
+            return [{"params": list(self.parameters()), "weight_decay": base_weight_decay}]
+        head_ids = {id(p) for p in self.head.parameters()}
+        body = [p for p in self.parameters() if id(p) not in head_ids]
+        return [
+            {"params": body, "weight_decay": base_weight_decay},
+            {"params": list(self.head.parameters()), "weight_decay": self.head.fc_decay},
+        ]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@contextmanager
+def inference_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode without gradients for the block; the model's training flag is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+# --- registries and the builder -----------------------------------------------------------------
+
+BACKBONES: dict[str, type[nn.Module]] = {"MobileNetV3": MobileNetV3}
+NECKS: dict[str, type[nn.Module]] = {"SequenceEncoder": SequenceEncoder}
+HEADS: dict[str, type[nn.Module]] = {"CTCHead": CTCHead}
+
+
+def build_model(arch: ArchitectureConfig, num_classes: int) -> CRNN:
+    """The CRNN a recipe's Architecture section describes, with ``num_classes`` outputs."""
+    if arch.Transform:
+        raise ConfigError("Architecture.Transform: no transform stage is supported; remove it")
+    backbone = build_stage("Backbone", arch.Backbone, BACKBONES, in_channels=3)
+    neck = build_stage("Neck", arch.Neck, NECKS, in_channels=backbone.out_channels)
+    head = build_stage("Head", arch.Head, HEADS, in_channels=neck.out_channels, out_channels=num_classes)
+    return CRNN(backbone, neck, head, architecture=dataclasses.asdict(arch))
+
+
+def build_stage(section: str, spec: dict, registry: dict[str, type[nn.Module]], **derived: int) -> nn.Module:
+    """Instantiate ``spec["name"]`` from ``registry`` with the spec's arguments plus the derived sizes."""
+    where = f"Architecture.{section}"
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ConfigError(f"{where}: expected a mapping with a 'name' (one of {', '.join(sorted(registry))})")
+    name = spec["name"]
+    if name not in registry:
+        raise ConfigError(f"{where}: unknown name {name!r}{_suggest(str(name), registry)}")
+    cls = registry[name]
+    kwargs = _stage_arguments(where, cls, {k: v for k, v in spec.items() if k != "name"}, derived)
+    try:
+        return cls(**derived, **kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"{where} ({name}): {exc}") from None
+
+
+def _stage_arguments(where: str, cls: type, given: dict, derived: dict) -> dict:
+    hints = typing.get_type_hints(cls.__init__)
+    accepted = [p for p in inspect.signature(cls).parameters if p not in derived]
+    kwargs = {}
+    for key, value in given.items():
+        if key in derived:
+            raise ConfigError(f"{where}: {key!r} is derived (from the previous stage or the alphabet); remove it")
+        if key not in accepted:
+            raise ConfigError(f"{where}: unknown argument {key!r} for {cls.__name__}{_suggest(key, accepted)}")
+        kwargs[key] = _coerce(f"{where}.{key}", hints[key], value)
+    return kwargs
+
+
+def _coerce(where: str, hint: typing.Any, value: typing.Any) -> typing.Any:
+    """Check a YAML value against the argument's annotation; numbers may arrive as text ('1e-05')."""
+    options = typing.get_args(hint) or (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ConfigError(f"{where}: a value is required")
+    if isinstance(value, bool):
+        if bool in options:
+            return value
+    elif int in options and isinstance(value, int):
+        return value
+    elif float in options and isinstance(value, int | float | str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    elif str in options and isinstance(value, str):
+        return value
+    expected = " or ".join(t.__name__ for t in options if t is not type(None))
+    raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+
+
+def _suggest(name: str, options: typing.Iterable[str]) -> str:
+    options = sorted(options)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (valid: {', '.join(options)})"

@@ -1,0 +1,197 @@
+"""One inference path for exported (``.onnx``) and training (``.pt``) models.
+
+preprocess (the shared ``Preprocess``) -> run (ONNX Runtime or PyTorch) -> CTC greedy decode
+(``Charset.decode_greedy``). Only the middle step differs between the two kinds of model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from PIL import Image
+
+from thaiocr.charset import Charset, CharsetError
+from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
+from thaiocr.data import read_labelled_images
+from thaiocr.errors import ThaiOCRError
+from thaiocr.export import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
+from thaiocr.fileio import atomic_write_text
+from thaiocr.model import CRNN, inference_mode
+from thaiocr.preprocess import Preprocess, open_image
+
+ONNX_NAME = "inference.onnx"
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+
+# A batch ``[N, 3, H, W]`` float32 -> probabilities ``[N, T, C]``.
+Backend = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    confidence: float
+
+
+class Recognizer:
+    """Reads text lines from images with one model; build it with ``from_path`` or ``from_parts``."""
+
+    def __init__(self, backend: Backend, charset: Charset, preprocess: Preprocess, source: str) -> None:
+        self._backend = backend
+        self._charset = charset
+        self._preprocess = preprocess
+        self.source = source
+
+    @property
+    def charset(self) -> Charset:
+        return self._charset
+
+    @property
+    def preprocess(self) -> Preprocess:
+        return self._preprocess
+
+    # --- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_path(cls, path: str | Path, num_threads: int | None = None) -> Recognizer:
+        """An ``.onnx`` file, a folder holding ``inference.onnx`` (or ``best_model/inference.onnx``),
+        or a ``.pt`` checkpoint. ``num_threads`` (ONNX only) defaults to min(2, CPU count)."""
+        path = Path(path)
+        if path.is_dir():
+            path = _onnx_in_folder(path)
+        if not path.is_file():
+            raise ThaiOCRError(f"{path}: model not found")
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
+            return cls._from_checkpoint(path)
+        if path.suffix.lower() == ".onnx":
+            return cls._from_onnx(path, num_threads or min(2, os.cpu_count() or 1))
+        raise ThaiOCRError(f"{path}: expected an .onnx model, a model folder or a .pt checkpoint")
+
+    @classmethod
+    def from_parts(cls, model: CRNN, charset: Charset, preprocess: Preprocess) -> Recognizer:
+        """Wrap an in-memory PyTorch model (e.g. the one being trained); its mode is left as found."""
+        if model.num_classes != charset.num_classes:
+            raise ThaiOCRError(
+                f"model has {model.num_classes} outputs but the alphabet of {len(charset)} characters needs "
+                f"{charset.num_classes}: model/dict mismatch"
+            )
+        return cls(_torch_backend(model), charset, preprocess, source=f"{type(model).__name__} in memory")
+
+    @classmethod
+    def _from_checkpoint(cls, path: Path) -> Recognizer:
+        model, charset, preprocess = model_from_checkpoint(load_checkpoint(path))
+        model = model.to(memory_format=torch.channels_last)  # faster convolutions on the CPU
+        return cls(_torch_backend(model), charset, preprocess, source=str(path))
+
+    @classmethod
+    def _from_onnx(cls, path: Path, num_threads: int) -> Recognizer:
+        session = cpu_session(path, num_threads)
+        metadata = decode_metadata(session.get_modelmeta().custom_metadata_map, path)
+        charset = _charset_from_metadata(metadata, path)
+        _check_output_size(session, charset, path)
+        preprocess = Preprocess(**{k: metadata["thaiocr"]["preprocess"][k] for k in ("height", "max_width")})
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            return session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+        return cls(run, charset, preprocess, source=str(path))
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def __call__(self, images: Sequence, batch_size: int = 32) -> list[Prediction]:
+        """Read each image: a path, bytes, a PIL image or a decoded BGR ``uint8`` array (as cv2 gives).
+
+        Images are batched by width, so that little padding is computed; results keep input order.
+        """
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        resized = [self._preprocess.resize(open_image(_as_decodable(image))) for image in images]
+        order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
+        predictions: list[Prediction | None] = [None] * len(resized)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            for i, (text, confidence) in zip(chunk, self._read_batch([resized[i] for i in chunk]), strict=True):
+                predictions[i] = Prediction(text, confidence)
+        return predictions  # type: ignore[return-value]  # every slot is filled above
+
+    def _read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
+        probs = self._backend(self._preprocess.batch(resized))
+        try:
+            return self._charset.decode_greedy(probs)
+        except CharsetError as exc:
+            raise ThaiOCRError(f"{self.source}: {exc}") from None
+
+
+def predict_label_file(recognizer: Recognizer, labels: Path, out: Path, batch_size: int = 32) -> int:
+    """Read every image of a label file; write ``image path<TAB>prediction`` lines to ``out``.
+
+    The output is itself a label file (with the images' paths as resolved), so it can be compared
+    or fed back. Returns the number of lines written.
+    """
+    samples = read_labelled_images(Path(labels))
+    predictions = recognizer([s.image_path for s in samples], batch_size=batch_size)
+    lines = [f"{s.image_path}\t{p.text}\n" for s, p in zip(samples, predictions, strict=True)]
+    atomic_write_text(Path(out), "".join(lines))
+    return len(lines)
+
+
+def _as_decodable(image: object) -> object:
+    """A decoded array becomes a PIL image; everything else goes to ``open_image`` unchanged."""
+    if not isinstance(image, np.ndarray):
+        return image
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ThaiOCRError(f"expected a uint8 [H, W] or BGR [H, W, 3] array, got {image.dtype} {image.shape}")
+    return Image.fromarray(image if image.ndim == 2 else np.ascontiguousarray(image[:, :, ::-1]))
+
+
+def _torch_backend(model: CRNN) -> Backend:
+    def run(batch: np.ndarray) -> np.ndarray:
+        device = next(model.parameters()).device
+        with inference_mode(model):
+            logits = model(torch.from_numpy(batch).to(device))
+            return torch.softmax(logits.float(), dim=2).cpu().numpy()
+
+    return run
+
+
+def _onnx_in_folder(folder: Path) -> Path:
+    candidates = [folder / ONNX_NAME, folder / "best_model" / ONNX_NAME]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ThaiOCRError(f"{folder}: no model found (looked for {', '.join(str(c) for c in candidates)})")
+
+
+def _charset_from_metadata(metadata: dict, onnx_path: Path) -> Charset:
+    """The alphabet in the model's metadata, checked against its fingerprint and any dict.txt beside it."""
+    try:
+        charset = Charset(tuple(metadata["character"]))
+    except CharsetError as exc:
+        raise ThaiOCRError(f"{onnx_path}: the alphabet in the metadata is unusable: {exc}") from None
+    description = metadata["thaiocr"]
+    if description.get("charset_sha256") != charset.sha256 or description.get("num_classes") != charset.num_classes:
+        raise ThaiOCRError(f"{onnx_path}: the metadata's alphabet does not match its own fingerprint")
+    dict_path = onnx_path.parent / DICT_FILENAME
+    if dict_path.is_file():
+        beside = Charset.from_dict_file(dict_path)
+        if beside.chars != charset.chars:
+            raise ThaiOCRError(
+                f"model/dict mismatch: {onnx_path} was exported with {len(charset)} characters "
+                f"(sha256 {charset.sha256}) but {dict_path} holds {len(beside)} (sha256 {beside.sha256}); "
+                "use the dict.txt exported with this model"
+            )
+    return charset
+
+
+def _check_output_size(session: ort.InferenceSession, charset: Charset, onnx_path: Path) -> None:
+    classes = session.get_outputs()[0].shape[-1]
+    if isinstance(classes, int) and classes != charset.num_classes:
+        raise ThaiOCRError(
+            f"model/dict mismatch: {onnx_path} outputs {classes} classes but its alphabet needs "
+            f"{charset.num_classes}"
+        )
