@@ -13,6 +13,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.synth import (
     SAMPLE_KINDS,
     FontInfo,
+    choose_val_families,
     choose_val_fonts,
     discover_fonts,
     font_covers,
@@ -144,16 +145,49 @@ def test_fonts_said_to_cover_marks_place_them_over_their_base(fonts):
     assert font_covers(font_named(fonts, "TlwgMono"), "๐๑๒-345")
 
 
-def test_default_val_fonts_spread_over_loopless_monospace_and_looped(fonts):
-    assert [f.name for f in choose_val_fonts(fonts, 3)] == list(synth.PREFERRED_VAL_FONTS)
-    five = choose_val_fonts(fonts, 5)
-    assert len({f.family for f in five}) == 5
+def families_of(fonts: list[FontInfo]) -> set[str]:
+    return {font.family for font in fonts}
+
+
+def test_preferred_val_families_are_installed_and_noto_sans_thai_stays_in_training(fonts):
+    assert set(synth.PREFERRED_VAL_FAMILIES) <= families_of(fonts)
+    assert set(synth.TRAIN_ONLY_FAMILIES) <= families_of(fonts)
+    assert not set(synth.PREFERRED_VAL_FAMILIES) & set(synth.TRAIN_ONLY_FAMILIES)
+
+
+def test_a_count_holds_out_every_face_of_the_preferred_then_sorted_families(fonts):
+    assert choose_val_families(fonts, 3) == list(synth.PREFERRED_VAL_FAMILIES)
+    faces = choose_val_fonts(fonts, 3)
+    assert families_of(faces) == set(synth.PREFERRED_VAL_FAMILIES)
+    assert faces == [f for fam in synth.PREFERRED_VAL_FAMILIES for f in fonts if f.family == fam]
+    assert {"Laksaman-Bold", "TlwgTypewriter-Bold", "Sawasdee-Oblique"} <= {f.name for f in faces}
+    five = choose_val_families(fonts, 5)
+    others = sorted(families_of(fonts) - set(synth.PREFERRED_VAL_FAMILIES))
+    assert five == [*synth.PREFERRED_VAL_FAMILIES, *others[:2]]
+    assert choose_val_families(fonts, 0) == []
+
+
+def test_the_largest_count_leaves_only_the_train_only_family(fonts):
+    most = len(families_of(fonts)) - 1
+    held_out = choose_val_families(fonts, most)
+    assert families_of(fonts) - set(held_out) == set(synth.TRAIN_ONLY_FAMILIES)
+
+
+def test_names_may_be_families_or_faces_and_a_face_holds_out_its_family(fonts):
+    families = choose_val_families(fonts, ["Garuda-Bold", "Loma", "Garuda"])
+    assert families == ["Garuda", "Loma"]
+    names = {f.name for f in choose_val_fonts(fonts, "NotoSerifThai-Regular")}
+    assert names == {"NotoSerifThai-Regular", "NotoSerifThai-Bold"}
 
 
 def test_val_font_choices_that_cannot_work_are_errors(fonts):
+    n_families = len(families_of(fonts))
+    for count in (n_families, n_families - 1 + len(synth.TRAIN_ONLY_FAMILIES), -1):
+        with pytest.raises(ThaiOCRError, match="training needs"):
+            choose_val_families(fonts, count)
     with pytest.raises(ThaiOCRError, match="training needs"):
-        choose_val_fonts(fonts, len(fonts))
-    with pytest.raises(ThaiOCRError, match="available"):
+        choose_val_families(fonts, sorted(families_of(fonts)))
+    with pytest.raises(ThaiOCRError, match="available families"):
         choose_val_fonts(fonts, ["NoSuchFont"])
 
 
@@ -243,11 +277,18 @@ def test_label_lines_point_at_existing_images_with_normalised_digit_labels(datas
         assert label == normalize_text(label) and set(label) <= DIGIT_CHARS and label
 
 
-def test_val_fonts_are_never_seen_in_training(datasets):
+def test_val_font_families_are_never_seen_in_training(datasets, fonts):
     manifest = json.loads((datasets[1] / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["synth_version"] == synth.SYNTH_VERSION
     assert (manifest["seed"], manifest["n_train"], manifest["n_val"]) == (7, 20, 8)
-    assert manifest["val_fonts"] == list(synth.PREFERRED_VAL_FONTS)
-    assert not set(manifest["val_fonts"]) & set(manifest["train_fonts"])
+    assert manifest["val_families"] == list(synth.PREFERRED_VAL_FAMILIES)
+    assert manifest["val_fonts"] == [f.name for f in choose_val_fonts(fonts, 3)]
+    by_name = {font.name: font for font in fonts}
+    train_families = {by_name[name].family for name in manifest["train_fonts"]}
+    val_families = {by_name[name].family for name in manifest["val_fonts"]}
+    assert val_families == set(manifest["val_families"])
+    assert not train_families & val_families
+    assert sorted(manifest["train_fonts"] + manifest["val_fonts"]) == sorted(by_name)
     assert set(manifest["font_usage"]["val"]) <= set(manifest["val_fonts"])
     assert set(manifest["font_usage"]["train"]) <= set(manifest["train_fonts"])
     assert manifest["sample_kinds"] == list(SAMPLE_KINDS)
@@ -265,10 +306,11 @@ def test_every_image_font_covers_its_label(datasets, fonts, split):
 
 
 def test_rerun_into_the_same_folder_overwrites_and_drops_stale_images(fonts, tmp_path):
-    names = ["Garuda", "NotoSansThai-Regular"]
+    names = ["Garuda", "NotoSerifThai-Regular"]
     generate_dataset(tmp_path, 6, 3, seed=1, val_fonts=names, workers=1, fonts=fonts, progress=False)
     manifest = generate_dataset(tmp_path, 4, 2, seed=2, val_fonts=names, workers=1, fonts=fonts, progress=False)
-    assert manifest["val_fonts"] == names
+    assert manifest["val_families"] == ["Garuda", "NotoSerifThai"]
+    assert manifest["val_fonts"] == [f.name for f in fonts if f.family in ("Garuda", "NotoSerifThai")]
     assert len(list((tmp_path / "thai_data" / "train").iterdir())) == 4
     assert len(list((tmp_path / "thai_data" / "val").iterdir())) == 2
     assert len(label_rows(tmp_path, "train")) == 4

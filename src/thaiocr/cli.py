@@ -36,8 +36,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     manifest = generate_dataset(args.out, n_train=args.train, n_val=args.val, seed=args.seed,
                                 val_fonts=args.val_fonts, workers=args.workers, progress=not args.quiet)
     print(f"Wrote {manifest['n_train']} training and {manifest['n_val']} validation lines to {args.out}")
-    print(f"  training fonts:   {', '.join(manifest['train_fonts'])}")
-    print(f"  validation fonts: {', '.join(manifest['val_fonts'])} (never seen in training)")
+    families = ", ".join(manifest["val_families"])
+    print(f"  {len(manifest['train_fonts'])} training fonts; validation families never seen in training: {families}")
     return 0
 
 
@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", type=int, default=20000, help="training lines (default: %(default)s)")
     p.add_argument("--val", type=int, default=1000, help="validation lines (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fonts", type=int, default=3, help="fonts held out for validation (default: %(default)s)")
+    p.add_argument("--val-fonts", type=int, default=3,
+                   help="font families held out for validation (default: %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(func=cmd_synth)
 

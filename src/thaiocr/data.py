@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from thaiocr.charset import Charset, load_charset, normalize_text
@@ -426,6 +426,12 @@ class RecDataset(Dataset):
                 self._images = _load_in_processes(self.samples, load, workers, bar)
         logger.info("cached %d images, %.1f MB", len(self), self.cache_bytes() / 1e6)
 
+    def widths(self) -> list[int]:
+        """Resized widths of the cached images (needs ``preload``)."""
+        if self._images is None:
+            raise DataError("widths() needs preload() first")
+        return [image.shape[1] for image in self._images]
+
     def cache_bytes(self) -> int:
         return sum(a.nbytes for a in self._images or [])
 
@@ -491,20 +497,59 @@ def make_loader(
     reproducible; build one loader per epoch with ``epoch_seed_offset=epoch`` to make a resumed
     run repeat the order of the epoch it resumes. A preloaded dataset uses no worker processes
     (collating cached arrays is cheap; workers would only add start-up and copying); otherwise
-    workers are capped at one fewer than the CPUs.
+    workers are capped at one fewer than the CPUs. A shuffled, preloaded dataset is batched by
+    width (``WidthBucketSampler``).
     """
     generator = torch.Generator()
     generator.manual_seed(seed + epoch_seed_offset)
     workers = 0 if dataset.preloaded else min(loader.num_workers, max((os.cpu_count() or 1) - 1, 0))
+    collate_fn = functools.partial(collate, preprocess=preprocess, charset=charset)
+    drop_last = _drop_last(len(dataset), loader)
+    if loader.shuffle and dataset.preloaded:
+        sampler = WidthBucketSampler(dataset.widths(), loader.batch_size_per_card, drop_last, generator)
+        return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_fn)
     return DataLoader(
         dataset,
         batch_size=loader.batch_size_per_card,
         shuffle=loader.shuffle,
-        drop_last=_drop_last(len(dataset), loader),
+        drop_last=drop_last,
         num_workers=workers,
-        collate_fn=functools.partial(collate, preprocess=preprocess, charset=charset),
+        collate_fn=collate_fn,
         generator=generator,
     )
+
+
+class WidthBucketSampler(Sampler[list[int]]):
+    """Shuffled batches of images of similar width.
+
+    A batch is padded to its widest image, and a step costs in proportion to that width: random
+    batches almost always hold one full-width line, so every step paid for the maximum. Here a
+    random permutation is cut into pools of ``POOL_BATCHES`` batches, each pool is sorted by
+    width and cut into batches, and the batch order is shuffled again.
+    """
+
+    POOL_BATCHES = 50
+
+    def __init__(self, widths: Sequence[int], batch_size: int, drop_last: bool, generator: torch.Generator) -> None:
+        self.widths = list(widths)
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n, size = len(self.widths), self.batch_size
+        return n // size if self.drop_last else -(-n // size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(len(self.widths), generator=self.generator).tolist()
+        pool = self.batch_size * self.POOL_BATCHES
+        ordered = [i for start in range(0, len(order), pool)
+                   for i in sorted(order[start : start + pool], key=self.widths.__getitem__)]
+        batches = [ordered[start : start + self.batch_size] for start in range(0, len(ordered), self.batch_size)]
+        if self.drop_last and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        for index in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[index]
 
 
 def _drop_last(n_samples: int, loader: LoaderConfig) -> bool:

@@ -15,7 +15,7 @@ from thaiocr.config import load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, evaluate_label_file
 from thaiocr.predict import Recognizer
-from thaiocr.synth import generate_dataset
+from thaiocr.synth import SYNTH_VERSION, generate_dataset
 from thaiocr.train import train
 
 DEFAULT_CONFIG = Path("configs/rec/numbers.yml")
@@ -32,11 +32,12 @@ class DemoSummary:
 
 
 def ensure_dataset(data_dir: Path, progress: bool) -> bool:
-    """Generate the demo's dataset unless the same one is already there; True if generated."""
+    """Generate the demo's dataset unless the same one (same synth version too) is there; True if so."""
     manifest = data_dir / "manifest.json"
     if manifest.exists():
         saved = json.loads(manifest.read_text(encoding="utf-8"))
-        if (saved.get("n_train"), saved.get("n_val"), saved.get("seed")) == (N_TRAIN, N_VAL, SEED):
+        wanted = (SYNTH_VERSION, N_TRAIN, N_VAL, SEED)
+        if tuple(saved.get(key) for key in ("synth_version", "n_train", "n_val", "seed")) == wanted:
             return False
     generate_dataset(data_dir, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, progress=progress)
     return True

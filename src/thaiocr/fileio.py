@@ -12,12 +12,23 @@ from pathlib import Path
 from typing import IO
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file (0o666 less the umask); ``mkstemp`` would give 0o600."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()  # read once: changing the umask is process-wide and not thread-safe
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(stream)`` on a temp file beside ``path`` and move it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, "wb") as stream:
             write(stream)
             stream.flush()

@@ -7,12 +7,13 @@ A dataset folder written by :func:`generate_dataset` looks like the guide's Padd
       rec_gt_val.txt
       rec_meta_train.tsv        path, font and sample kind of every image (for per-font metrics)
       rec_meta_val.tsv
-      manifest.json             seed, counts, fonts of each split, sample kinds
+      manifest.json             synth_version, seed, counts, fonts of each split, sample kinds
       thai_data/train/*.png
       thai_data/val/*.png
 
 Every sample is a pure function of ``(seed, split, index)``, so the output is byte-identical
-whatever the number of worker processes.
+whatever the number of worker processes. Validation uses whole font families (every face of each)
+that training never sees.
 """
 
 from __future__ import annotations
@@ -342,12 +343,18 @@ def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
 
 # --- datasets -----------------------------------------------------------------------------------
 
+# Bump whenever the generator's output for the same arguments changes: the demo regenerates a
+# dataset whose manifest has another version. 2: validation holds out whole families, not faces.
+SYNTH_VERSION = 2
 IMAGE_ROOT = "thai_data"
 SPLITS = ("train", "val")
-# Default held-out faces, one per kind of letter shape: loopless, monospace, and looped
-# (Laksaman is the free clone of TH Sarabun, the Thai government's official document face).
-# Their sibling faces (bold, italic) stay in training; a larger count adds one face per unused family.
-PREFERRED_VAL_FONTS = ("NotoSansThai-Regular", "TlwgTypewriter", "Laksaman")
+# Default held-out families, one per kind of letter shape: looped (Laksaman, the free clone of
+# TH Sarabun, the Thai government's official document face), monospace, and rounded,
+# handwriting-like. Every face of a held-out family (bold, italic, ...) is held out with it; a
+# larger count adds further families in sorted order.
+PREFERRED_VAL_FAMILIES = ("Laksaman", "TlwgTypewriter", "Sawasdee")
+# Noto Sans Thai is the only loopless family with Thai digits: a count never takes it from training.
+TRAIN_ONLY_FAMILIES = ("NotoSansThai",)
 CHUNK_SIZE = 50  # samples per task sent to a worker process
 MAX_TEXT_TRIES = 100
 
@@ -383,14 +390,16 @@ def generate_dataset(
 ) -> dict:
     """Write a synthetic number-line dataset (layout in the module docstring); return its manifest.
 
-    Validation images use only the ``val_fonts`` (a count, chosen by :func:`choose_val_fonts`, or
-    font names), which training never sees. Re-running into the same folder overwrites it.
+    Validation images use only the font families picked by ``val_fonts`` (a count, or family or
+    face names; see :func:`choose_val_families`): training never sees any face of those families.
+    Re-running into the same folder overwrites it.
     """
     if n_train < 0 or n_val < 0:
         raise ThaiOCRError(f"sample counts must be >= 0, got n_train={n_train}, n_val={n_val}")
     out_dir = Path(out_dir)
     all_fonts = sorted(fonts if fonts is not None else discover_fonts(), key=lambda font: font.name)
-    held_out = choose_val_fonts(all_fonts, val_fonts)
+    val_families = choose_val_families(all_fonts, val_fonts)
+    held_out = _faces_of(all_fonts, val_families)
     split_fonts = {"train": [f for f in all_fonts if f not in held_out], "val": held_out}
     counts = {"train": n_train, "val": n_val}
     for split in SPLITS:
@@ -404,36 +413,66 @@ def generate_dataset(
             samples = _generate_split(jobs[split], counts[split], run_chunks, progress)
             _write_split_files(out_dir, split, samples)
             usage[split] = dict(sorted(Counter(s.font for s in samples).items()))
-    manifest = _manifest(seed, counts, split_fonts, usage)
+    manifest = _manifest(seed, counts, split_fonts, val_families, usage)
     _write_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 
 def choose_val_fonts(fonts: Sequence[FontInfo], val_fonts: int | Sequence[str]) -> list[FontInfo]:
-    """The held-out fonts: explicit names, or a count taken from :data:`PREFERRED_VAL_FONTS`, then
-    the first face of each family not yet held out, so the held-out faces spread across families."""
-    by_name = {font.name: font for font in fonts}
-    if isinstance(val_fonts, str):
-        val_fonts = [val_fonts]
-    if isinstance(val_fonts, int):
-        return _spread_val_fonts(fonts, by_name, val_fonts)
-    unknown = [name for name in val_fonts if name not in by_name]
-    if unknown:
-        raise ThaiOCRError(f"unknown validation fonts {unknown}; available: {sorted(by_name)}")
-    return [by_name[name] for name in dict.fromkeys(val_fonts)]
+    """Every face of the held-out families chosen by :func:`choose_val_families`, family by family."""
+    return _faces_of(fonts, choose_val_families(fonts, val_fonts))
 
 
-def _spread_val_fonts(fonts: Sequence[FontInfo], by_name: dict[str, FontInfo], count: int) -> list[FontInfo]:
-    if not 0 <= count < len(fonts):
-        raise ThaiOCRError(f"cannot hold out {count} of {len(fonts)} fonts; training needs at least one")
-    chosen = [by_name[name] for name in PREFERRED_VAL_FONTS if name in by_name][:count]
-    for font in sorted(fonts, key=lambda f: f.name):
-        if len(chosen) == count:
-            break
-        if font.family not in {f.family for f in chosen}:
-            chosen.append(font)
-    chosen += [f for f in fonts if f not in chosen][: count - len(chosen)]
+def choose_val_families(fonts: Sequence[FontInfo], val_fonts: int | Sequence[str]) -> list[str]:
+    """The held-out families: a count, or names of families or faces (a face names its family).
+
+    A count takes :data:`PREFERRED_VAL_FAMILIES` first, then further families in sorted order,
+    never one of :data:`TRAIN_ONLY_FAMILIES`. Training always keeps at least one family.
+    """
+    families = _families_of(fonts)
+    chosen = _held_out_families(fonts, families, val_fonts)
+    if len(chosen) >= len(families):
+        raise ThaiOCRError(f"cannot hold out all {len(families)} font families; training needs at least one")
     return chosen
+
+
+def _held_out_families(fonts: Sequence[FontInfo], families: Sequence[str], val_fonts: int | Sequence[str]) -> list[str]:
+    if isinstance(val_fonts, int):
+        return _counted_families(families, val_fonts)
+    return _named_families(fonts, [val_fonts] if isinstance(val_fonts, str) else val_fonts)
+
+
+def _families_of(fonts: Iterable[FontInfo]) -> list[str]:
+    return sorted({font.family for font in fonts})
+
+
+def _faces_of(fonts: Iterable[FontInfo], families: Sequence[str]) -> list[FontInfo]:
+    """The faces of ``families``, in the families' order, then by name."""
+    ordered = sorted(fonts, key=lambda font: font.name)
+    return [font for family in families for font in ordered if font.family == family]
+
+
+def _counted_families(families: Sequence[str], count: int) -> list[str]:
+    candidates = [family for family in families if family not in TRAIN_ONLY_FAMILIES]
+    if not 0 <= count < len(families) or count > len(candidates):
+        raise ThaiOCRError(
+            f"cannot hold out {count} of {len(families)} font families; training needs at least one"
+            f" and keeps {', '.join(TRAIN_ONLY_FAMILIES)}"
+        )
+    preferred = [family for family in PREFERRED_VAL_FAMILIES if family in candidates]
+    rest = [family for family in candidates if family not in preferred]
+    return (preferred + rest)[:count]
+
+
+def _named_families(fonts: Sequence[FontInfo], names: Sequence[str]) -> list[str]:
+    family_of = {font.name: font.family for font in fonts} | {font.family: font.family for font in fonts}
+    unknown = [name for name in names if name not in family_of]
+    if unknown:
+        raise ThaiOCRError(
+            f"unknown validation fonts {unknown}; available families: {_families_of(fonts)},"
+            f" faces: {sorted(font.name for font in fonts)}"
+        )
+    return list(dict.fromkeys(family_of[name] for name in names))
 
 
 def _generate_split(job: _SplitJob, count: int, run_chunks: _ChunkRunner, progress: bool) -> list[_Sample]:
@@ -527,14 +566,20 @@ def _write_split_files(out_dir: Path, split: str, samples: Sequence[_Sample]) ->
 
 
 def _manifest(
-    seed: int, counts: dict[str, int], split_fonts: dict[str, list[FontInfo]], usage: dict[str, dict]
+    seed: int,
+    counts: dict[str, int],
+    split_fonts: dict[str, list[FontInfo]],
+    val_families: list[str],
+    usage: dict[str, dict],
 ) -> dict:
     return {
+        "synth_version": SYNTH_VERSION,
         "seed": seed,
         "n_train": counts["train"],
         "n_val": counts["val"],
         "train_fonts": [font.name for font in split_fonts["train"]],
         "val_fonts": [font.name for font in split_fonts["val"]],
+        "val_families": val_families,
         "sample_kinds": list(SAMPLE_KINDS),
         "label_files": {split: f"rec_gt_{split}.txt" for split in SPLITS},
         "meta_files": {split: f"rec_meta_{split}.tsv" for split in SPLITS},

@@ -250,16 +250,22 @@ class Trainer:
         is_best = metrics.line_acc > s.best_acc
         if is_best:
             s.best_acc, s.best_step = metrics.line_acc, s.global_step
-        s.history.append({"step": s.global_step, "epoch": s.epoch + 1, "seconds": round(s.seconds, 2),
+        epoch = self._current_epoch()
+        s.history.append({"step": s.global_step, "epoch": epoch, "seconds": round(s.seconds, 2),
                           **metrics.to_dict()})
         if is_best:
             self._save("best_accuracy")
         self._save("latest")
         mark = " (best)" if is_best else ""
-        _say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: {metrics}{mark}")
+        _say(f"[eval] epoch {epoch} step {s.global_step}: {metrics}{mark}")
         if self.on_eval is None:
             return False
-        return bool(self.on_eval(EvalEvent(s.epoch, s.global_step, s.seconds, metrics, is_best)))
+        return bool(self.on_eval(EvalEvent(epoch - 1, s.global_step, s.seconds, metrics, is_best)))
+
+    def _current_epoch(self) -> int:
+        """The 1-based epoch the latest step belongs to (``state.epoch`` already counts a closed one)."""
+        s = self.state
+        return s.epoch if s.step_in_epoch == 0 and s.global_step > 0 else s.epoch + 1
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -290,7 +296,6 @@ class Trainer:
         seed_everything(g.seed)
         torch.set_num_threads(g.num_threads or os.cpu_count() or 1)
         train_ds, eval_ds = self._load_data()
-        self._prepare_run_dir()
         self.model = build_model(self.config.Architecture, self.charset.num_classes).to(self.device)
         if g.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -301,6 +306,7 @@ class Trainer:
         source = self._resume_source()
         if source:
             self._restore(source)
+        self._prepare_run_dir()  # only now: a run refused above leaves the folder as it was
         _say(
             f"Training {count_parameters(self.model):,} parameters on {self.device}: "
             f"{len(train_ds)} training lines, {len(eval_ds) if eval_ds else 0} validation lines, "

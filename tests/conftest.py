@@ -1,0 +1,107 @@
+"""Shared fixtures for the end-to-end tests: a tiny synthetic dataset and one tiny trained run.
+
+Both are built once per test session; tests that change a run copy it first (``copy_run``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_CONFIG = REPO / "configs" / "rec" / "tiny_test.yml"
+GUIDE_CONFIG = REPO / "configs" / "rec" / "numbers_config.yml"
+N_TRAIN, N_VAL = 64, 16
+TINY_STEPS_PER_EPOCH = N_TRAIN // 8  # batch 8, drop_last
+TINY_EPOCHS = 2
+
+
+def data_overrides(data_dir: Path, train_labels: Path | None = None, val_labels: Path | None = None) -> list[str]:
+    """``-o`` arguments that point both splits of a recipe at ``data_dir``."""
+    train_labels = train_labels or data_dir / "rec_gt_train.txt"
+    val_labels = val_labels or data_dir / "rec_gt_val.txt"
+    pairs = [
+        f"Train.dataset.data_dir={data_dir}",
+        f"Train.dataset.label_file_list=[{train_labels}]",
+        f"Eval.dataset.data_dir={data_dir}",
+        f"Eval.dataset.label_file_list=[{val_labels}]",
+    ]
+    return [arg for pair in pairs for arg in ("-o", pair)]
+
+
+def train_argv(data_dir: Path, run_dir: Path, *extra: str, config: Path = TINY_CONFIG) -> list[str]:
+    """``thaiocr -q train`` arguments for ``config`` on ``data_dir``, saving into ``run_dir``."""
+    return ["-q", "train", "-c", str(config), *data_overrides(data_dir),
+            "-o", f"Global.save_model_dir={run_dir}", *extra]
+
+
+TrainArgv = Callable[..., list[str]]
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> Path:
+    return TINY_CONFIG
+
+
+@pytest.fixture(scope="session")
+def guide_config() -> Path:
+    """The guide's ``numbers_config.yml``, verbatim."""
+    return GUIDE_CONFIG
+
+
+@pytest.fixture(scope="session")
+def make_train_argv() -> TrainArgv:
+    """``train_argv`` as a fixture: ``make_train_argv(data_dir, run_dir, *extra, config=...)``."""
+    return train_argv
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A finished run of ``tiny_test.yml`` (``TINY_EPOCHS`` epochs) and the dataset it trained on."""
+
+    data_dir: Path
+    run_dir: Path
+    steps_per_epoch: int = TINY_STEPS_PER_EPOCH
+    epochs: int = TINY_EPOCHS
+
+    @property
+    def val_labels(self) -> Path:
+        return self.data_dir / "rec_gt_val.txt"
+
+    @property
+    def best_model(self) -> Path:
+        return self.run_dir / "best_model"
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """64 training and 16 validation lines from the synthesiser (guide layout, digits only)."""
+    from thaiocr.synth import generate_dataset
+
+    folder = tmp_path_factory.mktemp("tiny_data")
+    generate_dataset(folder, n_train=N_TRAIN, n_val=N_VAL, seed=0, workers=1, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    """``thaiocr train`` of the tiny recipe, once per session; treat its folder as read-only."""
+    from thaiocr.cli import main
+
+    run_dir = tmp_path_factory.mktemp("tiny_run") / "run"
+    assert main(train_argv(tiny_data, run_dir)) == 0
+    return TinyRun(tiny_data, run_dir)
+
+
+@pytest.fixture
+def copy_run(tiny_run: TinyRun, tmp_path: Path) -> Callable[[], Path]:
+    """Returns a function that copies the session's run folder into this test's tmp_path."""
+
+    def copy() -> Path:
+        return Path(shutil.copytree(tiny_run.run_dir, tmp_path / "run_copy"))
+
+    return copy
