@@ -19,6 +19,7 @@ from thaiocr.data import (
     Problem,
     RecDataset,
     Sample,
+    WidthBucketSampler,
     check_data,
     collate,
     load_split,
@@ -311,3 +312,26 @@ def test_check_data_scans_train_and_eval(tmp_path: Path, data_dir: Path) -> None
     assert (train.split, train.ok, len(train.samples)) == ("Train", True, 1)
     assert evaluation.split == "Eval"
     assert [(p.kind, p.line) for p in evaluation.problems] == [("too_long", 1)]
+
+
+def test_width_bucket_sampler_covers_every_sample_once_in_similar_width_batches():
+    widths = [(i * 37) % 250 + 4 for i in range(1000)]
+
+    def batches(seed: int) -> list[list[int]]:
+        generator = torch.Generator()
+        generator.manual_seed(seed)
+        return list(WidthBucketSampler(widths, 10, drop_last=False, generator=generator))
+
+    first = batches(0)
+    assert sorted(i for batch in first for i in batch) == list(range(1000))
+    assert len(first) == len(WidthBucketSampler(widths, 10, False, torch.Generator())) == 100
+    spread = sum(max(widths[i] for i in b) - min(widths[i] for i in b) for b in first) / len(first)
+    assert spread < 20  # random batches of 10 would spread over ~200 pixels
+    assert first == batches(0) and first != batches(1)
+
+
+def test_width_bucket_sampler_drop_last_drops_only_the_partial_batch():
+    generator = torch.Generator()
+    sampler = WidthBucketSampler([5] * 25, 10, drop_last=True, generator=generator)
+    assert len(sampler) == 2
+    assert [len(b) for b in sampler] == [10, 10]

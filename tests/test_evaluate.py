@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from thaiocr.evaluate import compute_metrics, edit_distance
+from thaiocr.evaluate import breakdown, compare_lines, compute_metrics, edit_distance
 
 
 @pytest.mark.parametrize(
@@ -28,3 +30,11 @@ def test_metrics_normalise_both_sides():
 
 def test_no_lines_gives_zeroes():
     assert compute_metrics([], []).n == 0
+
+
+def test_breakdown_groups_lines_by_their_image():
+    images = [Path("a.png"), Path("b.png"), Path("c.png")]
+    results = compare_lines(["1", "2", "x"], ["1", "2", "3"], images)
+    groups = breakdown(results, {images[0]: "Loma", images[1]: "Kinnari", images[2]: "Kinnari"})
+    assert groups["Loma"].line_acc == 1.0
+    assert groups["Kinnari"].n == 2 and groups["Kinnari"].line_acc == 0.5

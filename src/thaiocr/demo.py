@@ -13,7 +13,7 @@ from pathlib import Path
 
 from thaiocr.config import load_config
 from thaiocr.errors import ThaiOCRError
-from thaiocr.evaluate import Metrics, evaluate_label_file
+from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
 from thaiocr.predict import Recognizer
 from thaiocr.synth import SYNTH_VERSION, generate_dataset
 from thaiocr.train import train
@@ -26,6 +26,7 @@ N_SAMPLES_SHOWN = 6
 @dataclass(frozen=True)
 class DemoSummary:
     metrics: Metrics
+    by_family: dict[str, Metrics]
     seconds: dict[str, float]
     onnx_path: Path
     onnx_bytes: int
@@ -75,6 +76,7 @@ def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, pro
     mark = time.perf_counter()
     recognizer = Recognizer.from_path(result.onnx_path)
     metrics, lines = evaluate_label_file(recognizer, data_dir / "rec_gt_val.txt")
+    by_family = breakdown(lines, font_families(data_dir, "val"))
     seconds["eval"] = time.perf_counter() - mark
 
     print("== 4/4 Reading a few validation images")
@@ -83,9 +85,19 @@ def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, pro
         print(f"   {verdict} {line.image}: read {line.prediction!r}, truth {line.truth!r}")
     seconds["total"] = time.perf_counter() - started
 
-    summary = DemoSummary(metrics, seconds, result.onnx_path, result.onnx_path.stat().st_size)
+    summary = DemoSummary(metrics, by_family, seconds, result.onnx_path, result.onnx_path.stat().st_size)
     print_summary(summary)
     return summary
+
+
+def font_families(data_dir: Path, split: str) -> dict[Path, str]:
+    """Image path -> font family, from the ``rec_meta_<split>.tsv`` that synthesis writes."""
+    rows = (data_dir / f"rec_meta_{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    families = {}
+    for row in rows:
+        path, font = row.split("\t")[:2]
+        families[data_dir / path] = font.split("-")[0]
+    return families
 
 
 def print_summary(summary: DemoSummary) -> None:
@@ -94,5 +106,7 @@ def print_summary(summary: DemoSummary) -> None:
     print(f"   time:      {s['total']:.0f} s (data {s['data']:.0f} s, training {s['train']:.0f} s, "
           f"evaluation {s['eval']:.1f} s)")
     print(f"   accuracy:  {m.line_acc:.2%} of {m.n} validation lines exactly right, CER {m.cer:.2%}")
+    for family, fm in summary.by_family.items():
+        print(f"   {family:>16s}: {fm.line_acc:7.2%} of {fm.n} lines, CER {fm.cer:.2%} (a family unseen in training)")
     print(f"   model:     {summary.onnx_path} ({summary.onnx_bytes / 1e6:.1f} MB)")
     print("   the guide: 13.3% on 15 digit images after 13 minutes on a cloud GPU")

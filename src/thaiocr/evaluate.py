@@ -92,6 +92,15 @@ def summarize(results: Sequence[LineResult]) -> Metrics:
     )
 
 
+def breakdown(results: Sequence[LineResult], group_of: dict[Path, str]) -> dict[str, Metrics]:
+    """Metrics per group (a font family, a sample kind) of the lines whose image has one."""
+    groups: dict[str, list[LineResult]] = {}
+    for result in results:
+        if result.image in group_of:
+            groups.setdefault(group_of[result.image], []).append(result)
+    return {name: summarize(lines) for name, lines in sorted(groups.items())}
+
+
 def compute_metrics(predictions: Sequence[str], truths: Sequence[str]) -> Metrics:
     return summarize(compare_lines(predictions, truths))
 

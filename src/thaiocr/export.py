@@ -143,19 +143,25 @@ def read_onnx_metadata(path: Path) -> dict:
     return decode_metadata({p.key: p.value for p in proto.metadata_props}, path)
 
 
-def export_checkpoint(checkpoint_path: Path, out_dir: Path) -> tuple[Path, float]:
-    """Export a ``.pt`` checkpoint to ``out_dir/inference.onnx`` (+ dict.txt, config.yml).
+def write_inference_bundle(model: CRNN, charset: Charset, preprocess: Preprocess, out_dir: Path, config: dict,
+                           batch: np.ndarray | None = None) -> tuple[Path, float]:
+    """``out_dir/inference.onnx`` + ``dict.txt`` + ``config.yml``, and the parity against PyTorch.
 
-    Returns the path and the parity against PyTorch on a random batch at the full input width.
+    Parity is measured on ``batch`` (real images, when the caller has them) or else on a random
+    batch at the full input width.
     """
-    payload = load_checkpoint(checkpoint_path)
-    model, charset, preprocess = model_from_checkpoint(payload)
-    config = payload.get("config") or {}
     out_dir = Path(out_dir)
     path = export_onnx(model, charset, preprocess, out_dir / "inference.onnx", config=config)
     if config:
         atomic_write_text(out_dir / "config.yml", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
-    return path, check_parity(model, path, random_batch(preprocess))
+    return path, check_parity(model, path, random_batch(preprocess) if batch is None else batch)
+
+
+def export_checkpoint(checkpoint_path: Path, out_dir: Path) -> tuple[Path, float]:
+    """Export a ``.pt`` checkpoint to ``out_dir`` as an inference bundle (see write_inference_bundle)."""
+    payload = load_checkpoint(checkpoint_path)
+    model, charset, preprocess = model_from_checkpoint(payload)
+    return write_inference_bundle(model, charset, preprocess, out_dir, payload.get("config") or {})
 
 
 def random_batch(preprocess: Preprocess, size: int = 2, seed: int = 0) -> np.ndarray:

@@ -6,6 +6,7 @@ A reader (or a run resumed after SIGKILL) sees either the old file or the new on
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return atomic_write(path, lambda stream: stream.write(data))
+
+
+def atomic_copy(source: Path, target: Path) -> Path:
+    with open(source, "rb") as stream:
+        return atomic_write(target, lambda out: shutil.copyfileobj(stream, out))
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

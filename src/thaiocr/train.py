@@ -13,7 +13,6 @@ import itertools
 import math
 import os
 import random
-import shutil
 import sys
 import time
 from collections import deque
@@ -27,16 +26,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from thaiocr.charset import Charset, load_charset
-from thaiocr.checkpoint import load_checkpoint, save_checkpoint
+from thaiocr.checkpoint import load_checkpoint, make_payload, save_checkpoint
 from thaiocr.config import Config
 from thaiocr.data import Batch, RecDataset, load_split, make_loader
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, compute_metrics
-from thaiocr.export import check_parity, export_onnx
-from thaiocr.fileio import atomic_write_text
+from thaiocr.export import write_inference_bundle
+from thaiocr.fileio import atomic_copy, atomic_write_text
 from thaiocr.model import CRNN, build_model, count_parameters
-
-CHECKPOINT_FORMAT = "thaiocr-checkpoint/1"
 
 
 @dataclass(frozen=True)
@@ -173,21 +170,11 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.run_dir / "config.yml", self.config.to_yaml())
 
-    def _base_payload(self) -> dict:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "architecture": dataclasses.asdict(self.config.Architecture),
-            "chars": list(self.charset.chars),
-            "preprocess": {"height": self.preprocess.height, "max_width": self.preprocess.max_width},
-            "config": self.config.to_dict(),
-        }
-
     # --- checkpoints ------------------------------------------------------------------------
 
     def _save(self, name: str) -> None:
         payload = {
-            **self._base_payload(),
-            "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+            **make_payload(self.model, self.charset, self.preprocess, self.config.to_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "state": dataclasses.asdict(self.state),
@@ -250,22 +237,16 @@ class Trainer:
         is_best = metrics.line_acc > s.best_acc
         if is_best:
             s.best_acc, s.best_step = metrics.line_acc, s.global_step
-        epoch = self._current_epoch()
-        s.history.append({"step": s.global_step, "epoch": epoch, "seconds": round(s.seconds, 2),
+        s.history.append({"step": s.global_step, "epoch": s.epoch + 1, "seconds": round(s.seconds, 2),
                           **metrics.to_dict()})
         if is_best:
             self._save("best_accuracy")
         self._save("latest")
         mark = " (best)" if is_best else ""
-        _say(f"[eval] epoch {epoch} step {s.global_step}: {metrics}{mark}")
+        _say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: {metrics}{mark}")
         if self.on_eval is None:
             return False
-        return bool(self.on_eval(EvalEvent(epoch - 1, s.global_step, s.seconds, metrics, is_best)))
-
-    def _current_epoch(self) -> int:
-        """The 1-based epoch the latest step belongs to (``state.epoch`` already counts a closed one)."""
-        s = self.state
-        return s.epoch if s.step_in_epoch == 0 and s.global_step > 0 else s.epoch + 1
+        return bool(self.on_eval(EvalEvent(s.epoch, s.global_step, s.seconds, metrics, is_best)))
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -343,8 +324,6 @@ class Trainer:
                         break
             if stop:
                 break
-            s.epoch += 1
-            s.step_in_epoch = 0
             self._end_of_epoch(eval_ds, total)
         bar.close()
 
@@ -360,20 +339,18 @@ class Trainer:
         g, s = self.config.Global, self.state
         if s.global_step == total_steps and not self._is_eval_step(s.global_step):
             self._timed(self._evaluate_and_checkpoint, eval_ds)  # always judge the final weights
-        else:
-            self._save("latest")
+        s.epoch += 1
+        s.step_in_epoch = 0
+        self._save("latest")
         if s.epoch % g.save_epoch_step == 0:
-            shutil.copyfile(self.run_dir / "latest.pt", self.run_dir / f"iter_epoch_{s.epoch}.pt.tmp")
-            os.replace(self.run_dir / f"iter_epoch_{s.epoch}.pt.tmp", self.run_dir / f"iter_epoch_{s.epoch}.pt")
+            atomic_copy(self.run_dir / "latest.pt", self.run_dir / f"iter_epoch_{s.epoch}.pt")
 
     # --- the end ----------------------------------------------------------------------------
 
     def _finish(self, eval_ds: RecDataset | None) -> TrainResult:
         s = self.state
-        best_path = self.run_dir / "best_accuracy.pt"
-        source = best_path if best_path.exists() else self.run_dir / "latest.pt"
-        if not source.exists():
-            self._save("latest")
+        # Without evaluations in this run's history, a best_accuracy.pt here could be another run's.
+        source = self.run_dir / ("best_accuracy.pt" if s.history else "latest.pt")
         self.model.load_state_dict(load_checkpoint(source)["model"])
         self.model.eval()
         onnx_path, parity = self._export(eval_ds)
@@ -388,18 +365,14 @@ class Trainer:
         folders = [self.run_dir / "best_model"]
         if self.config.Global.save_inference_dir:
             folders.append(Path(self.config.Global.save_inference_dir))
-        sample = eval_ds if eval_ds is not None else None
-        batch = self.preprocess.batch([sample[i][0] for i in range(min(8, len(sample)))]) if sample else None
-        parity = 0.0
-        onnx_path = folders[0] / "inference.onnx"
-        for folder in folders:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = export_onnx(self.model, self.charset, self.preprocess, folder / "inference.onnx",
-                               config=self.config.to_dict())
-            atomic_write_text(folder / "config.yml", self.config.to_yaml())
-            if batch is not None:
-                parity = max(parity, check_parity(self.model, path, batch))
-        _say(f"Exported {onnx_path} (max |ONNX - PyTorch| = {parity:.2e} on a validation batch).")
+        batch = None
+        if eval_ds is not None:
+            batch = self.preprocess.batch([eval_ds[i][0] for i in range(min(8, len(eval_ds)))])
+        results = [write_inference_bundle(self.model, self.charset, self.preprocess, folder, self.config.to_dict(),
+                                          batch) for folder in folders]
+        onnx_path, parity = results[0][0], max(p for _, p in results)
+        images = "validation" if batch is not None else "random"
+        _say(f"Exported {onnx_path} (max |ONNX - PyTorch| = {parity:.2e} on {images} images).")
         return onnx_path, parity
 
 
