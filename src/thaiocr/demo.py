@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from thaiocr.config import load_config
+from thaiocr.checkpoint import load_checkpoint
+from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
 from thaiocr.predict import Recognizer
@@ -44,6 +45,16 @@ def ensure_dataset(data_dir: Path, progress: bool) -> bool:
     return True
 
 
+def set_aside_other_run(run_dir: Path, config: Config) -> None:
+    """Move away a run folder left by another recipe, so the demo resumes only its own run."""
+    latest = run_dir / "latest.pt"
+    if not latest.exists() or load_checkpoint(latest).get("config") == config.to_dict():
+        return
+    aside = run_dir.with_name(f"{run_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.rename(aside)
+    print(f"   {run_dir} held a run of another recipe: moved it to {aside}")
+
+
 def demo_overrides(data_dir: Path, run_dir: Path) -> list[str]:
     data_dir, run_dir = data_dir.resolve(), run_dir.resolve()
     return [
@@ -69,7 +80,9 @@ def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, pro
 
     print(f"== 2/4 Training {config_path} on the CPU into {run_dir}")
     mark = time.perf_counter()
-    result = train(load_config(config_path, demo_overrides(data_dir, run_dir)), progress=progress)
+    config = load_config(config_path, demo_overrides(data_dir, run_dir))
+    set_aside_other_run(run_dir, config)
+    result = train(config, progress=progress)
     seconds["train"] = time.perf_counter() - mark
 
     print("== 3/4 Evaluating the exported ONNX model on validation lines (fonts unseen in training)")
