@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Make sure the Debian Thai fonts that synthesis renders with are present (installs them as root).
 set -euo pipefail
-packages=(fonts-thai-tlwg fonts-noto-core)
+packages=(fonts-thai-tlwg fonts-noto-core fonts-noto-ui-core fonts-arundina)
 have_fonts() {
     compgen -G "/usr/share/fonts/truetype/tlwg/*.ttf" >/dev/null &&
-        compgen -G "/usr/share/fonts/truetype/noto/NotoSansThai-*.ttf" >/dev/null
+        compgen -G "/usr/share/fonts/truetype/noto/NotoSansThai-*.ttf" >/dev/null &&
+        compgen -G "/usr/share/fonts/truetype/noto/NotoSansThaiUI-*.ttf" >/dev/null &&
+        compgen -G "/usr/share/fonts/truetype/arundina/*.ttf" >/dev/null
 }
 have_fonts && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -317,7 +317,7 @@ class Trainer:
                 bar.update(1)
                 if s.global_step % g.print_batch_step == 0:
                     bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}",
-                                    lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                                    lr=f"{self.scheduler.get_last_lr()[0]:.2e}", refresh=False)
                 if self._is_eval_step(s.global_step):
                     stop = self._timed(self._evaluate_and_checkpoint, eval_ds)
                     if stop:
