@@ -31,6 +31,7 @@ class ConfigError(ThaiOCRError):
 # Field names are the YAML keys. Fields marked PATH are resolved against the config file's folder.
 
 PATH = {"path": True}
+DEFAULT_IMAGE_SHAPE = (3, 32, 128)  # PaddleOCR's RecResizeImg default, and the guide's
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,8 @@ class Config:
         section = self.Train if split == "Train" else self.Eval
         for transform in section.dataset.transforms if section else []:
             if "RecResizeImg" in transform:
-                return list((transform["RecResizeImg"] or {}).get("image_shape", [3, 32, 128]))
-        return [3, 32, 128]
+                return list((transform["RecResizeImg"] or {}).get("image_shape", DEFAULT_IMAGE_SHAPE))
+        return list(DEFAULT_IMAGE_SHAPE)
 
     def to_dict(self) -> dict:
         """The resolved recipe as plain YAML-ready data (paths as strings)."""

@@ -183,11 +183,14 @@ class Trainer:
         save_checkpoint(self.run_dir / f"{name}.pt", payload)
 
     def _resume_source(self) -> Path | None:
+        """``Global.checkpoints`` when set, else the run folder's ``latest.pt``; none with --no-resume."""
+        if not self.resume:
+            return None
         explicit = self.config.Global.checkpoints
         if explicit:
             return Path(explicit)
         latest = self.run_dir / "latest.pt"
-        return latest if self.resume and latest.exists() else None
+        return latest if latest.exists() else None
 
     def _restore(self, path: Path) -> None:
         payload = load_checkpoint(path)
