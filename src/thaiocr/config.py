@@ -162,6 +162,10 @@ class Config:
     Eval: SplitConfig | None = None
     source: Path | None = field(default=None, compare=False)
 
+    def has_transform(self, split: str, name: str) -> bool:
+        section = self.Train if split == "Train" else self.Eval
+        return any(name in transform for transform in (section.dataset.transforms if section else []))
+
     @property
     def preprocess(self) -> Preprocess:
         """The input geometry, read from the ``RecResizeImg`` transform of the training split."""
@@ -189,6 +193,7 @@ KNOWN_TRANSFORMS = {
     "DecodeImage": {"img_mode", "channel_first"},
     "CTCLabelEncode": set(),
     "RecResizeImg": {"image_shape"},
+    "RecAug": set(),  # per-epoch width stretch and stroke weight changes (augment.py); training only
     "KeepKeys": {"keep_keys"},
 }
 

@@ -29,6 +29,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from thaiocr.augment import LineAugment
 from thaiocr.charset import Charset, load_charset, normalize_text
 from thaiocr.config import Config, DatasetConfig, LoaderConfig
 from thaiocr.errors import ThaiOCRError
@@ -393,12 +394,15 @@ class RecDataset(Dataset):
         self.samples = list(samples)
         self.preprocess = preprocess
         self._images: list[np.ndarray] | None = None
+        self.augment: LineAugment | None = None  # set by the trainer for a recipe with RecAug
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
         image = self._images[index] if self._images is not None else self.load_image(index)
+        if self.augment is not None:
+            image = self.augment(image, index)
         return image, self.samples[index].text
 
     @property

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from thaiocr.augment import LineAugment
 from thaiocr.charset import Charset, load_charset
 from thaiocr.checkpoint import load_checkpoint, make_payload, save_checkpoint
 from thaiocr.config import Config
@@ -308,6 +309,8 @@ class Trainer:
         self.model.train()
         stop = False
         while s.epoch < g.epoch_num and not stop:
+            if self.config.has_transform("Train", "RecAug"):
+                train_ds.augment = LineAugment(g.seed, self.preprocess.max_width, epoch=s.epoch)
             loader = make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess,
                                  seed=g.seed, epoch_seed_offset=s.epoch)
             bar.set_description(f"epoch {s.epoch + 1}/{g.epoch_num}")
