@@ -1,7 +1,8 @@
 """Time from the start of training to 99% validation line accuracy for the demo recipe.
 
 Prints one line per evaluation and a final verdict against the 120 s target. The clock counts
-training steps and the evaluations themselves (not data synthesis or loading, printed apart).
+batching, augmentation, training steps and the evaluations themselves (not data synthesis, nor
+decoding the images into memory once before training).
 
     .venv/bin/python bench/time_to_accuracy.py [--target 0.99] [--eval-every 50] [--threads 2]
 """

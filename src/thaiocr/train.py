@@ -314,18 +314,21 @@ class Trainer:
             loader = make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess,
                                  seed=g.seed, epoch_seed_offset=s.epoch)
             bar.set_description(f"epoch {s.epoch + 1}/{g.epoch_num}")
+            tick = time.perf_counter()
             for batch in itertools.islice(loader, s.step_in_epoch, None):
-                started = time.perf_counter()
                 losses.append(self._train_step(batch))
-                s.seconds += time.perf_counter() - started
                 s.step_in_epoch += 1
                 s.global_step += 1
                 bar.update(1)
                 if s.global_step % g.print_batch_step == 0:
                     bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}",
                                     lr=f"{self.scheduler.get_last_lr()[0]:.2e}", refresh=False)
+                # The clock covers batching, augmentation, the step and evaluation alike.
+                now = time.perf_counter()
+                s.seconds, tick = s.seconds + now - tick, now
                 if self._is_eval_step(s.global_step):
                     stop = self._timed(self._evaluate_and_checkpoint, eval_ds)
+                    tick = time.perf_counter()
                     if stop:
                         break
             if stop:
