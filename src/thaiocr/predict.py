@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from PIL import Image
 
 from thaiocr.charset import Charset, CharsetError
 from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
@@ -110,7 +109,7 @@ class Recognizer:
         """
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        resized = [self._preprocess.resize(open_image(_as_decodable(image))) for image in images]
+        resized = [self._preprocess.resize(open_image(image)) for image in images]
         order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
         predictions: list[Prediction | None] = [None] * len(resized)
         for start in range(0, len(order), batch_size):
@@ -138,15 +137,6 @@ def predict_label_file(recognizer: Recognizer, labels: Path, out: Path, batch_si
     lines = [f"{s.image_path}\t{p.text}\n" for s, p in zip(samples, predictions, strict=True)]
     atomic_write_text(Path(out), "".join(lines))
     return len(lines)
-
-
-def _as_decodable(image: object) -> object:
-    """A decoded array becomes a PIL image; everything else goes to ``open_image`` unchanged."""
-    if not isinstance(image, np.ndarray):
-        return image
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-        raise ThaiOCRError(f"expected a uint8 [H, W] or BGR [H, W, 3] array, got {image.dtype} {image.shape}")
-    return Image.fromarray(image if image.ndim == 2 else np.ascontiguousarray(image[:, :, ::-1]))
 
 
 def _torch_backend(model: CRNN) -> Backend:

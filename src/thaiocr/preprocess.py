@@ -24,10 +24,15 @@ class ImageError(ThaiOCRError):
     """An image that cannot be read or decoded."""
 
 
-def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
-    """Decode an image file, bytes or PIL image into RGB; errors name the file."""
+def open_image(source: str | Path | bytes | Image.Image | np.ndarray) -> Image.Image:
+    """Decode an image file, bytes, PIL image or decoded array into RGB; errors name the file.
+
+    An array is taken as cv2 gives it: uint8, grayscale ``[H, W]`` or BGR ``[H, W, 3]``.
+    """
     if isinstance(source, Image.Image):
         return source.convert("RGB")
+    if isinstance(source, np.ndarray):
+        return _array_to_image(source)
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     try:
         stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
@@ -41,6 +46,13 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
             return img.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: not a readable image ({exc})") from None
+
+
+def _array_to_image(array: np.ndarray) -> Image.Image:
+    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
+        raise ImageError(f"expected a uint8 [H, W] or BGR [H, W, 3] array, got {array.dtype} {array.shape}")
+    rgb = array if array.ndim == 2 else np.ascontiguousarray(array[:, :, ::-1])
+    return Image.fromarray(rgb).convert("RGB")
 
 
 @dataclass(frozen=True)
