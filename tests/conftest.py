@@ -105,3 +105,19 @@ def copy_run(tiny_run: TinyRun, tmp_path: Path) -> Callable[[], Path]:
         return Path(shutil.copytree(tiny_run.run_dir, tmp_path / "run_copy"))
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def fonts() -> list:
+    """The Thai fonts installed on this machine (the suite skips font tests where there are none)."""
+    from thaiocr.errors import ThaiOCRError
+    from thaiocr.fonts import discover_fonts
+
+    try:
+        return discover_fonts()
+    except ThaiOCRError as exc:
+        pytest.skip(str(exc))
+
+
+def font_named(fonts: list, name: str):
+    return next(font for font in fonts if font.name == name)

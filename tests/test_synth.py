@@ -1,90 +1,16 @@
 import json
-import random
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from thaiocr import synth
-from thaiocr.charset import ARABIC_DIGITS, THAI_DIGITS, builtin_dict_chars, normalize_text
+from thaiocr.charset import builtin_dict_chars, normalize_text
 from thaiocr.errors import ThaiOCRError
-from thaiocr.synth import (
-    FontInfo,
-    choose_val_families,
-    choose_val_fonts,
-    discover_fonts,
-    font_covers,
-    generate_dataset,
-    render_line,
-)
+from thaiocr.fonts import FontInfo, font_covers
+from thaiocr.synth import choose_val_families, choose_val_fonts, generate_dataset
 from thaiocr.textsource import SAMPLE_KINDS
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
-TO_ARABIC = str.maketrans(THAI_DIGITS, ARABIC_DIGITS)
-
-
-@pytest.fixture(scope="module")
-def fonts() -> list[FontInfo]:
-    try:
-        return discover_fonts()
-    except ThaiOCRError as exc:
-        pytest.skip(str(exc))
-
-
-def font_named(fonts: list[FontInfo], name: str) -> FontInfo:
-    return next(font for font in fonts if font.name == name)
-
-
-# --- fonts --------------------------------------------------------------------------------------
-
-
-def test_discovered_fonts_are_thai_sorted_and_leave_out_noto_looped(fonts):
-    names = [font.name for font in fonts]
-    assert names == sorted(names) and len(set(names)) == len(names)
-    assert all(font_covers(font, THAI_DIGITS) for font in fonts)
-    assert not any(name.startswith("NotoLoopedThai") for name in names)
-    assert discover_fonts() == fonts
-
-
-def test_no_fonts_found_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(synth, "SYSTEM_FONT_DIR", tmp_path)
-    with pytest.raises(ThaiOCRError, match="fonts-thai-tlwg fonts-noto-core"):
-        discover_fonts()
-
-
-def test_missing_extra_font_folder_is_an_error(tmp_path):
-    with pytest.raises(ThaiOCRError, match="does not exist"):
-        discover_fonts([tmp_path / "nowhere"])
-
-
-def test_font_covers_counts_space_and_knows_noto_sans_thai_lacks_latin_digits():
-    noto_like = FontInfo(Path("x.ttf"), "NotoSansThai-Regular", frozenset(THAI_DIGITS + "-"))
-    assert font_covers(noto_like, "๐๘๑-๒๓๔ ๕๖๗๘")
-    assert not font_covers(noto_like, "081")
-    assert not font_covers(noto_like, "๑,๒๓๔")
-
-
-def ink_columns(text: str, font: FontInfo) -> int:
-    """Width of the inked columns of ``text`` drawn plainly with raqm at 40 px."""
-    face = ImageFont.truetype(str(font.path), 40, layout_engine=ImageFont.Layout.RAQM)
-    image = Image.new("L", (200, 80), 0)
-    ImageDraw.Draw(image).text((20, 10), text, font=face, fill=255)
-    left, _, right, _ = image.getbbox()
-    return right - left
-
-
-def test_fonts_said_to_cover_marks_place_them_over_their_base(fonts):
-    # A mark drawn beside its base instead of over it doubles the cluster's width (TlwgMono: x2.3);
-    # slanted faces legitimately shift marks right by up to ~1.45x.
-    cluster = "\u0e01\u0e35\u0e48"  # ko kai + sara ii + mai ek
-    coverers = [font for font in fonts if font_covers(font, cluster)]
-    assert len(coverers) >= 40
-    for font in coverers:
-        assert ink_columns(cluster, font) <= 1.6 * ink_columns("\u0e01", font), font.name
-    assert not font_covers(font_named(fonts, "TlwgMono"), cluster)
-    assert font_covers(font_named(fonts, "TlwgMono"), "๐๑๒-345")
-
 
 def families_of(fonts: list[FontInfo]) -> set[str]:
     return {font.family for font in fonts}
@@ -130,53 +56,6 @@ def test_val_font_choices_that_cannot_work_are_errors(fonts):
         choose_val_families(fonts, sorted(families_of(fonts)))
     with pytest.raises(ThaiOCRError, match="available families"):
         choose_val_fonts(fonts, ["NoSuchFont"])
-
-
-# --- rendering ----------------------------------------------------------------------------------
-
-
-def ink_pixels(image) -> int:
-    """Pixels far from the image's most common grey level (the background)."""
-    grey = np.asarray(image.convert("L"), dtype=np.int16)
-    background = np.bincount(grey.ravel()).argmax()
-    return int((np.abs(grey - background) > 40).sum())
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_render_draws_distinct_thai_digits_not_tofu(fonts, seed):
-    font = font_named(fonts, "Garuda")
-    one = render_line("๑", font, random.Random(seed))
-    eight = render_line("๘", font, random.Random(seed))
-    assert one.mode == "RGB"
-    assert ink_pixels(one) > 20 and ink_pixels(eight) > 20
-    # The same seed draws the same size, colours and effects: only a missing glyph (.notdef box
-    # for both) would make the two images equal.
-    assert one.tobytes() != eight.tobytes()
-
-
-def test_dark_text_on_light_background_has_dark_ink(fonts, monkeypatch):
-    monkeypatch.setattr(synth, "INVERTED_PROBABILITY", 0.0)
-    image = render_line("๐๘๑-๒๓๔-๕๖๗๘", font_named(fonts, "NotoSansThai-Regular"), random.Random(3))
-    grey = np.asarray(image.convert("L"))
-    assert np.median(grey) > 128 and (grey < 110).sum() > 50
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_render_height_is_about_one_to_two_model_heights(fonts, seed):
-    image = render_line("1,234.50", font_named(fonts, "Loma"), random.Random(seed), height=32)
-    assert 28 <= image.height <= 96
-
-
-@pytest.mark.parametrize("text", ["กี่ปี", "๑,๒๓๔.๕๐", "ฎุ้ปั๋"])
-def test_stacked_marks_and_descenders_are_never_cut_off(fonts, monkeypatch, text):
-    monkeypatch.setattr(synth, "_apply_effects", lambda image, background, rng: image)
-    monkeypatch.setattr(synth, "TIGHT_CROP_PROBABILITY", 1.0)
-    for seed in range(5):
-        rng = random.Random(seed)
-        image = render_line(text, font_named(fonts, "Norasi"), rng)
-        pixels = np.asarray(image)
-        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-        assert (border == pixels[0, 0]).all(), f"ink touches the edge for seed {seed}"
 
 
 # --- datasets -----------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
+from thaiocr.fonts import discover_fonts
 from thaiocr.predict import Recognizer
-from thaiocr.synth import SYNTH_VERSION, discover_fonts, generate_dataset
+from thaiocr.synth import SYNTH_VERSION, generate_dataset
 from thaiocr.train import train
 
 DEFAULT_CONFIG = Path("configs/rec/numbers.yml")

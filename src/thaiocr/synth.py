@@ -1,4 +1,4 @@
-"""Synthetic number lines: Thai fonts + text samplers + effects -> images and PaddleOCR label files.
+"""Synthetic datasets: text samplers + fonts + rendering -> images and PaddleOCR label files.
 
 A dataset folder written by :func:`generate_dataset` looks like the guide's PaddleOCR layout::
 
@@ -19,221 +19,31 @@ that training never sees.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
 import random
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from multiprocessing import Pool
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-from fontTools.ttLib import TTFont
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 from tqdm import tqdm
 
-from thaiocr.charset import THAI_DIGITS, is_combining, normalize_text
+from thaiocr.charset import normalize_text
 from thaiocr.errors import ThaiOCRError
+from thaiocr.fileio import atomic_write_text
+from thaiocr.fonts import FontInfo, discover_fonts, font_covers
+from thaiocr.render import render_line
 from thaiocr.textsource import SAMPLE_KINDS, choose_kind, sample_kind_text
-
-RGB = tuple[int, int, int]
-
-# --- fonts --------------------------------------------------------------------------------------
-
-SYSTEM_FONT_DIR = Path("/usr/share/fonts")
-FONT_SUFFIXES = frozenset({".ttf", ".otf"})
-# Noto Looped Thai drops mai ek over sara ii even with raqm (docs/THAI.md): it would teach wrong shapes.
-EXCLUDED_FONT_PREFIXES = ("NotoLoopedThai",)
-# TlwgMono gives its Thai marks a full advance, and raqm draws each mark a cell to the right of its
-# base: such fonts may only render text without combining marks (digits are fine).
-MISPLACED_MARK_FONT_PREFIXES = ("TlwgMono",)
-FONT_INSTALL_HINT = "install Thai fonts (apt-get install -y fonts-thai-tlwg fonts-noto-core) or pass a fonts folder"
-
-
-@dataclass(frozen=True)
-class FontInfo:
-    """A font file and the characters its cmap maps."""
-
-    path: Path
-    name: str
-    chars: frozenset[str]
-
-    @property
-    def family(self) -> str:
-        """``Garuda`` for ``Garuda-BoldOblique``: faces of one family share their letter shapes."""
-        return self.name.split("-")[0]
-
-
-@cache
-def read_font(path: Path) -> FontInfo:
-    """Read a font's cmap (once per path) into a :class:`FontInfo` named after the file stem."""
-    with TTFont(path, lazy=True) as font:
-        cmap = font.getBestCmap() or {}
-    return FontInfo(path=path, name=path.stem, chars=frozenset(map(chr, cmap)))
-
-
-def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
-    """Thai fonts (those with the Thai digits) under /usr/share/fonts and ``extra_dirs``, by name.
-
-    A font in ``extra_dirs`` replaces a system font with the same name, so names stay unique.
-    """
-    folders = [Path(d) for d in extra_dirs]
-    for folder in folders:
-        if not folder.is_dir():
-            raise ThaiOCRError(f"fonts folder {folder} does not exist")
-    by_name = {font.name: font for font in _readable_fonts(_font_files([SYSTEM_FONT_DIR, *folders]))}
-    thai = [font for font in by_name.values() if _is_usable_thai_font(font)]
-    if not thai:
-        searched = ", ".join(str(f) for f in [SYSTEM_FONT_DIR, *folders])
-        raise ThaiOCRError(f"no Thai fonts found under {searched}: {FONT_INSTALL_HINT}")
-    return sorted(thai, key=lambda font: font.name)
-
-
-def font_covers(font: FontInfo, text: str) -> bool:
-    """True when the font renders every character of ``text`` correctly (a space always counts)."""
-    if font.name.startswith(MISPLACED_MARK_FONT_PREFIXES) and any(map(is_combining, text)):
-        return False
-    return font.chars.issuperset(text.replace(" ", ""))
-
-
-def _font_files(folders: Iterable[Path]) -> Iterator[Path]:
-    for folder in folders:
-        if folder.is_dir():
-            files = (p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES and p.is_file())
-            yield from sorted(files)
-
-
-def _readable_fonts(paths: Iterable[Path]) -> Iterator[FontInfo]:
-    for path in paths:
-        try:
-            yield read_font(path)
-        except Exception as exc:  # fontTools raises many exception types on a damaged file
-            warnings.warn(f"{path}: skipped, fontTools cannot read it ({exc})", stacklevel=2)
-
-
-def _is_usable_thai_font(font: FontInfo) -> bool:
-    return font_covers(font, THAI_DIGITS) and not font.name.startswith(EXCLUDED_FONT_PREFIXES)
-
-
-# --- rendering ----------------------------------------------------------------------------------
-
-REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling
-INVERTED_PROBABILITY = 0.15
-TIGHT_CROP_PROBABILITY = 0.4
-
-
-def _raqm_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    # Loading a face takes ~50 us, so no cache is needed; raqm places stacked Thai marks correctly.
-    return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
-
-
-def render_line(text: str, font: FontInfo, rng: random.Random, height: int = 32) -> Image.Image:
-    """An RGB image of one text line, about ``height``..``2 * height`` px high, with random effects.
-
-    The font size is chosen so that the ink plus the vertical margins fills a random target height
-    in that range, whatever the script of the digits; the canvas is laid out from the glyph
-    bounding box, so stacked marks and descenders are never clipped.
-    """
-    margins = _random_margins(rng)
-    target_height = rng.triangular(height, 2 * height, height)  # mostly small: they write faster
-    ink_height = target_height / (1 + margins[1] + margins[3])
-    face = _face_for_ink_height(font.path, text, ink_height)
-    foreground, background = _random_colours(rng)
-    image = _draw_text(text, face, margins, foreground, background)
-    return _apply_effects(image, background, rng)
-
-
-def _random_margins(rng: random.Random) -> tuple[float, float, float, float]:
-    """Left, top, right, bottom margins as fractions of the ink height: tight or loose crops."""
-    low, high = (0.0, 0.08) if rng.random() < TIGHT_CROP_PROBABILITY else (0.05, 0.5)
-    left, top, right, bottom = (rng.uniform(low, high) for _ in range(4))
-    return left, top, right, bottom
-
-
-def _face_for_ink_height(path: Path, text: str, ink_height: float) -> ImageFont.FreeTypeFont:
-    _, top, _, bottom = _raqm_font(path, REFERENCE_SIZE).getbbox(text)
-    size = round(REFERENCE_SIZE * ink_height / max(bottom - top, 1))
-    return _raqm_font(path, max(size, 8))
-
-
-def _random_colours(rng: random.Random) -> tuple[RGB, RGB]:
-    """(foreground, background): dark-ish on light-ish, sometimes inverted, each slightly tinted."""
-    dark = _tinted(rng, rng.randint(0, 80))
-    light = _tinted(rng, rng.randint(175, 255))
-    return (light, dark) if rng.random() < INVERTED_PROBABILITY else (dark, light)
-
-
-def _tinted(rng: random.Random, level: int) -> RGB:
-    red, green, blue = (min(255, max(0, level + rng.randint(-25, 25))) for _ in range(3))
-    return red, green, blue
-
-
-def _draw_text(
-    text: str,
-    face: ImageFont.FreeTypeFont,
-    margins: tuple[float, float, float, float],
-    foreground: RGB,
-    background: RGB,
-) -> Image.Image:
-    left, top, right, bottom = face.getbbox(text)
-    # At least 1 px each side: anti-aliasing can spill a pixel past the glyph box.
-    pad_left, pad_top, pad_right, pad_bottom = (max(1, round(m * (bottom - top))) for m in margins)
-    size = (right - left + pad_left + pad_right, bottom - top + pad_top + pad_bottom)
-    image = Image.new("RGB", size, background)
-    ImageDraw.Draw(image).text((pad_left - left, pad_top - top), text, font=face, fill=foreground)
-    return image
-
-
-def _apply_effects(image: Image.Image, background: RGB, rng: random.Random) -> Image.Image:
-    if rng.random() < 0.3:
-        image = image.rotate(
-            rng.uniform(-3.0, 3.0), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=background
-        )
-    if rng.random() < 0.25:
-        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
-    if rng.random() < 0.3:
-        image = _change_brightness_contrast(image, rng)
-    if rng.random() < 0.3:
-        image = _add_gaussian_noise(image, rng)
-    if rng.random() < 0.3:
-        image = _jpeg_round_trip(image, rng.randint(30, 90))
-    return image
-
-
-def _change_brightness_contrast(image: Image.Image, rng: random.Random) -> Image.Image:
-    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.75, 1.25))
-    return ImageEnhance.Contrast(image).enhance(rng.uniform(0.6, 1.3))
-
-
-def _add_gaussian_noise(image: Image.Image, rng: random.Random) -> Image.Image:
-    noise_rng = np.random.default_rng(rng.getrandbits(64))
-    pixels = np.asarray(image, dtype=np.float32)
-    # One value per pixel for all three channels: luminance noise, as a scanner or camera adds.
-    noise = noise_rng.standard_normal((*pixels.shape[:2], 1), dtype=np.float32)
-    pixels = pixels + noise * rng.uniform(3.0, 15.0)
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")
-
-
-# --- datasets -----------------------------------------------------------------------------------
 
 # Bump whenever the generator's output for the same arguments changes: the demo regenerates a
 # dataset whose manifest has another version. 2: validation holds out whole families, not faces.
-SYNTH_VERSION = 2
+# 3: letter-spaced lines; digit groups split by spaces in plain runs and national IDs.
+SYNTH_VERSION = 3
 IMAGE_ROOT = "thai_data"
 SPLITS = ("train", "val")
 # Default held-out families, one per kind of letter shape: looped (Laksaman, the free clone of
@@ -302,7 +112,7 @@ def generate_dataset(
             _write_split_files(out_dir, split, samples)
             usage[split] = dict(sorted(Counter(s.font for s in samples).items()))
     manifest = _manifest(seed, counts, split_fonts, val_families, usage)
-    _write_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 
@@ -449,8 +259,8 @@ def _choose_font_by_family(rng: random.Random, fonts: Sequence[FontInfo]) -> Fon
 def _write_split_files(out_dir: Path, split: str, samples: Sequence[_Sample]) -> None:
     labels = "".join(f"{s.path}\t{s.label}\n" for s in samples)
     meta = "path\tfont\tkind\n" + "".join(f"{s.path}\t{s.font}\t{s.kind}\n" for s in samples)
-    _write_atomic(out_dir / f"rec_gt_{split}.txt", labels)
-    _write_atomic(out_dir / f"rec_meta_{split}.tsv", meta)
+    atomic_write_text(out_dir / f"rec_gt_{split}.txt", labels)
+    atomic_write_text(out_dir / f"rec_meta_{split}.tsv", meta)
 
 
 def _manifest(
@@ -474,12 +284,3 @@ def _manifest(
         "font_usage": usage,
     }
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a temp file in the same folder, then rename it over ``path``: readers never see half."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)

@@ -1,0 +1,92 @@
+"""Fonts for synthetic lines: discovery, character maps, and which font can render which text.
+
+A font is only ever given text that every character of is in its cmap (no tofu boxes); fonts
+known to place Thai marks wrongly are kept to text without marks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from fontTools.ttLib import TTFont
+
+from thaiocr.charset import THAI_DIGITS, is_combining
+from thaiocr.errors import ThaiOCRError
+
+SYSTEM_FONT_DIR = Path("/usr/share/fonts")
+FONT_SUFFIXES = frozenset({".ttf", ".otf"})
+# Noto Looped Thai drops mai ek over sara ii even with raqm (docs/THAI.md): it would teach wrong shapes.
+EXCLUDED_FONT_PREFIXES = ("NotoLoopedThai",)
+# TlwgMono gives its Thai marks a full advance, and raqm draws each mark a cell to the right of its
+# base: such fonts may only render text without combining marks (digits are fine).
+MISPLACED_MARK_FONT_PREFIXES = ("TlwgMono",)
+FONT_INSTALL_HINT = "install Thai fonts (apt-get install -y fonts-thai-tlwg fonts-noto-core) or pass a fonts folder"
+
+
+@dataclass(frozen=True)
+class FontInfo:
+    """A font file and the characters its cmap maps."""
+
+    path: Path
+    name: str
+    chars: frozenset[str]
+
+    @property
+    def family(self) -> str:
+        """``Garuda`` for ``Garuda-BoldOblique``: faces of one family share their letter shapes."""
+        return self.name.split("-")[0]
+
+
+@cache
+def read_font(path: Path) -> FontInfo:
+    """Read a font's cmap (once per path) into a :class:`FontInfo` named after the file stem."""
+    with TTFont(path, lazy=True) as font:
+        cmap = font.getBestCmap() or {}
+    return FontInfo(path=path, name=path.stem, chars=frozenset(map(chr, cmap)))
+
+
+def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
+    """Thai fonts (those with the Thai digits) under /usr/share/fonts and ``extra_dirs``, by name.
+
+    A font in ``extra_dirs`` replaces a system font with the same name, so names stay unique.
+    """
+    folders = [Path(d) for d in extra_dirs]
+    for folder in folders:
+        if not folder.is_dir():
+            raise ThaiOCRError(f"fonts folder {folder} does not exist")
+    by_name = {font.name: font for font in _readable_fonts(_font_files([SYSTEM_FONT_DIR, *folders]))}
+    thai = [font for font in by_name.values() if _is_usable_thai_font(font)]
+    if not thai:
+        searched = ", ".join(str(f) for f in [SYSTEM_FONT_DIR, *folders])
+        raise ThaiOCRError(f"no Thai fonts found under {searched}: {FONT_INSTALL_HINT}")
+    return sorted(thai, key=lambda font: font.name)
+
+
+def font_covers(font: FontInfo, text: str) -> bool:
+    """True when the font renders every character of ``text`` correctly (a space always counts)."""
+    if font.name.startswith(MISPLACED_MARK_FONT_PREFIXES) and any(map(is_combining, text)):
+        return False
+    return font.chars.issuperset(text.replace(" ", ""))
+
+
+def _font_files(folders: Iterable[Path]) -> Iterator[Path]:
+    for folder in folders:
+        if folder.is_dir():
+            files = (p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES and p.is_file())
+            yield from sorted(files)
+
+
+def _readable_fonts(paths: Iterable[Path]) -> Iterator[FontInfo]:
+    for path in paths:
+        try:
+            yield read_font(path)
+        except Exception as exc:  # fontTools raises many exception types on a damaged file
+            warnings.warn(f"{path}: skipped, fontTools cannot read it ({exc})", stacklevel=2)
+
+
+def _is_usable_thai_font(font: FontInfo) -> bool:
+    return font_covers(font, THAI_DIGITS) and not font.name.startswith(EXCLUDED_FONT_PREFIXES)

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import font_named
+from thaiocr import fonts as fonts_module
+from thaiocr.charset import THAI_DIGITS
+from thaiocr.errors import ThaiOCRError
+from thaiocr.fonts import FontInfo, discover_fonts, font_covers
+
+# --- fonts --------------------------------------------------------------------------------------
+
+
+def test_discovered_fonts_are_thai_sorted_and_leave_out_noto_looped(fonts):
+    names = [font.name for font in fonts]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert all(font_covers(font, THAI_DIGITS) for font in fonts)
+    assert not any(name.startswith("NotoLoopedThai") for name in names)
+    assert discover_fonts() == fonts
+
+
+def test_no_fonts_found_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(fonts_module, "SYSTEM_FONT_DIR", tmp_path)
+    with pytest.raises(ThaiOCRError, match="fonts-thai-tlwg fonts-noto-core"):
+        discover_fonts()
+
+
+def test_missing_extra_font_folder_is_an_error(tmp_path):
+    with pytest.raises(ThaiOCRError, match="does not exist"):
+        discover_fonts([tmp_path / "nowhere"])
+
+
+def test_font_covers_counts_space_and_knows_noto_sans_thai_lacks_latin_digits():
+    noto_like = FontInfo(Path("x.ttf"), "NotoSansThai-Regular", frozenset(THAI_DIGITS + "-"))
+    assert font_covers(noto_like, "๐๘๑-๒๓๔ ๕๖๗๘")
+    assert not font_covers(noto_like, "081")
+    assert not font_covers(noto_like, "๑,๒๓๔")
+
+
+def ink_columns(text: str, font: FontInfo) -> int:
+    """Width of the inked columns of ``text`` drawn plainly with raqm at 40 px."""
+    face = ImageFont.truetype(str(font.path), 40, layout_engine=ImageFont.Layout.RAQM)
+    image = Image.new("L", (200, 80), 0)
+    ImageDraw.Draw(image).text((20, 10), text, font=face, fill=255)
+    left, _, right, _ = image.getbbox()
+    return right - left
+
+
+def test_fonts_said_to_cover_marks_place_them_over_their_base(fonts):
+    # A mark drawn beside its base instead of over it doubles the cluster's width (TlwgMono: x2.3);
+    # slanted faces legitimately shift marks right by up to ~1.45x.
+    cluster = "\u0e01\u0e35\u0e48"  # ko kai + sara ii + mai ek
+    coverers = [font for font in fonts if font_covers(font, cluster)]
+    assert len(coverers) >= 40
+    for font in coverers:
+        assert ink_columns(cluster, font) <= 1.6 * ink_columns("\u0e01", font), font.name
+    assert not font_covers(font_named(fonts, "TlwgMono"), cluster)
+    assert font_covers(font_named(fonts, "TlwgMono"), "๐๑๒-345")

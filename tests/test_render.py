@@ -1,0 +1,71 @@
+import random
+
+import numpy as np
+import pytest
+from PIL import ImageFont
+
+from conftest import font_named
+from thaiocr import render
+from thaiocr.render import render_line, text_clusters
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def ink_pixels(image) -> int:
+    """Pixels far from the image's most common grey level (the background)."""
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    background = np.bincount(grey.ravel()).argmax()
+    return int((np.abs(grey - background) > 40).sum())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_render_draws_distinct_thai_digits_not_tofu(fonts, seed):
+    font = font_named(fonts, "Garuda")
+    one = render_line("๑", font, random.Random(seed))
+    eight = render_line("๘", font, random.Random(seed))
+    assert one.mode == "RGB"
+    assert ink_pixels(one) > 20 and ink_pixels(eight) > 20
+    # The same seed draws the same size, colours and effects: only a missing glyph (.notdef box
+    # for both) would make the two images equal.
+    assert one.tobytes() != eight.tobytes()
+
+
+def test_dark_text_on_light_background_has_dark_ink(fonts, monkeypatch):
+    monkeypatch.setattr(render, "INVERTED_PROBABILITY", 0.0)
+    image = render_line("๐๘๑-๒๓๔-๕๖๗๘", font_named(fonts, "NotoSansThai-Regular"), random.Random(3))
+    grey = np.asarray(image.convert("L"))
+    assert np.median(grey) > 128 and (grey < 110).sum() > 50
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_render_height_is_about_one_to_two_model_heights(fonts, seed):
+    image = render_line("1,234.50", font_named(fonts, "Loma"), random.Random(seed), height=32)
+    assert 28 <= image.height <= 96
+
+
+@pytest.mark.parametrize("tracking", [0.0, 1.0])
+@pytest.mark.parametrize("text", ["กี่ปี", "๑,๒๓๔.๕๐", "ฎุ้ปั๋"])
+def test_stacked_marks_and_descenders_are_never_cut_off(fonts, monkeypatch, text, tracking):
+    monkeypatch.setattr(render, "_apply_effects", lambda image, background, rng: image)
+    monkeypatch.setattr(render, "TIGHT_CROP_PROBABILITY", 1.0)
+    monkeypatch.setattr(render, "TRACKING_PROBABILITY", tracking)
+    for seed in range(5):
+        rng = random.Random(seed)
+        image = render_line(text, font_named(fonts, "Norasi"), rng)
+        pixels = np.asarray(image)
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        assert (border == pixels[0, 0]).all(), f"ink touches the edge for seed {seed}"
+
+
+def test_clusters_keep_marks_with_their_base():
+    assert text_clusters("กี่ 1๒") == ["กี่", " ", "1", "๒"]
+    assert text_clusters("") == []
+
+
+def test_letter_spacing_widens_the_line_by_the_gaps_between_clusters(fonts):
+    face = ImageFont.truetype(str(font_named(fonts, "Garuda").path), 40, layout_engine=ImageFont.Layout.RAQM)
+    margins = (0.0, 0.0, 0.0, 0.0)
+    plain = render._draw_text("กี่ 12", face, margins, (0, 0, 0), (255, 255, 255))
+    spaced = render._draw_text("กี่ 12", face, margins, (0, 0, 0), (255, 255, 255), tracking=10)
+    assert abs(spaced.width - plain.width - 3 * 10) <= 3  # 4 clusters, 3 gaps; kerning is lost
+    assert spaced.height == plain.height
