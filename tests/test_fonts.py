@@ -57,3 +57,20 @@ def test_fonts_said_to_cover_marks_place_them_over_their_base(fonts):
         assert ink_columns(cluster, font) <= 1.6 * ink_columns("\u0e01", font), font.name
     assert not font_covers(font_named(fonts, "TlwgMono"), cluster)
     assert font_covers(font_named(fonts, "TlwgMono"), "๐๑๒-345")
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [("Garuda-BoldOblique", "Garuda"), ("FreeSerifBoldItalic", "FreeSerif"), ("FreeSerif", "FreeSerif"),
+     ("NotoSansThai-CondensedThin", "NotoSansThai"), ("Italic", "Italic")],
+)
+def test_family_drops_style_words_with_or_without_a_hyphen(name, family):
+    assert FontInfo(Path(f"{name}.ttf"), name, frozenset()).family == family
+
+
+def test_the_os2_prefilter_passes_thai_fonts_and_stops_latin_ones(fonts):
+    latin = fonts_module.SYSTEM_FONT_DIR / "truetype/noto/NotoSans-Regular.ttf"
+    if not latin.exists():
+        pytest.skip("fonts-noto-core is not installed")
+    assert not fonts_module._may_cover_thai(latin)
+    assert all(fonts_module._may_cover_thai(font.path) for font in fonts)
