@@ -125,6 +125,26 @@ class MetricConfig:
 
 
 @dataclass(frozen=True)
+class SynthConfig:
+    """thaiocr: lines rendered while training (``dataset.name: SynthDataSet``); nothing is written.
+
+    In ``Train`` the font families ``val_fonts`` picks are never rendered; in ``Eval`` only they
+    are, so the two sections of one recipe agree when they carry the same value (the default).
+    """
+
+    samples_per_epoch: int = 20000
+    source: str | dict = "numbers"  # a text source, or {source: weight, ...}
+    source_options: dict = field(default_factory=dict)  # per-source options, e.g. {corpus: {path: ...}}
+    val_fonts: int | list[str] = 3  # a count of families, or family/face names
+    fonts_dir: Path | None = field(default=None, metadata=PATH)
+    seed: int | None = None  # None: Global.seed
+    effects: dict = field(default_factory=dict)  # effect settings (see effects.py), defaults when empty
+
+
+DATASET_NAMES = ("SimpleDataSet", "SynthDataSet")
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     name: str = "SimpleDataSet"
     data_dir: Path = field(default=Path("."), metadata=PATH)
@@ -134,6 +154,12 @@ class DatasetConfig:
     transforms: list[dict] = field(default_factory=list)
     # thaiocr: what to do with bad lines; "strict" stops with a report, "skip" leaves them out.
     on_bad_data: str = "strict"
+    # thaiocr: SynthDataSet's settings; its label files (optional) are mixed in, each by its ratio.
+    synth: SynthConfig | None = None
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.name == "SynthDataSet"
 
 
 @dataclass(frozen=True)
@@ -262,8 +288,14 @@ def _check_values(config: Config) -> None:
     ]
     for section in (config.Train, config.Eval):
         if section:
-            checks.append((section.dataset.on_bad_data in ("strict", "skip"),
-                           "dataset.on_bad_data must be 'strict' or 'skip'"))
+            dataset = section.dataset
+            checks += [
+                (dataset.on_bad_data in ("strict", "skip"), "dataset.on_bad_data must be 'strict' or 'skip'"),
+                (dataset.name in DATASET_NAMES, f"dataset.name must be one of {', '.join(DATASET_NAMES)}"),
+                (dataset.synth is None or dataset.is_synthetic, "dataset.synth needs name: SynthDataSet"),
+                (dataset.synth is None or dataset.synth.samples_per_epoch > 0,
+                 "dataset.synth.samples_per_epoch must be positive"),
+            ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{config.source or 'config'}: {message}")

@@ -218,8 +218,6 @@ def scan_split(
 def _check_scan_settings(dataset: DatasetConfig, split: str, check_images: str) -> None:
     if not dataset.label_file_list:
         raise DataError(f"{split}.dataset.label_file_list is empty: name at least one label file")
-    if dataset.name != "SimpleDataSet":
-        raise DataError(f"{split}.dataset.name {dataset.name!r} is not supported; use SimpleDataSet")
     if not dataset.delimiter:
         raise DataError(f"{split}.dataset.delimiter is empty")
     if check_images not in CHECK_IMAGES:

@@ -28,7 +28,9 @@ MISPLACED_MARK_FONT_PREFIXES = ("TlwgMono",)
 # Style words some files append to the family without a hyphen (FreeSerifBoldItalic.ttf).
 STYLE_SUFFIX = re.compile(r"(Bold)?(Italic|Oblique)?$")
 THAI_UNICODE_RANGE_BIT = 24  # OS/2 ulUnicodeRange1 bit a font sets when it claims the Thai block
-FONT_INSTALL_HINT = "install Thai fonts (make fonts, or apt-get install -y fonts-thai-tlwg fonts-noto-core) or pass a fonts folder"
+FONT_INSTALL_HINT = (
+    "install Thai fonts (make fonts, or apt-get install -y fonts-thai-tlwg fonts-noto-core) or pass a fonts folder"
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def _readable_fonts(paths: Iterable[Path]) -> Iterator[FontInfo]:
             warnings.warn(f"{path}: skipped, fontTools cannot read it ({exc})", stacklevel=2)
 
 
+@cache
 def _may_cover_thai(path: Path) -> bool:
     """False for fonts whose OS/2 table says they lack Thai: 10x cheaper than reading the cmap.
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from thaiocr.charset import normalize_text
+from thaiocr.charset import Charset, normalize_text
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_text
 from thaiocr.fonts import FontInfo, discover_fonts, font_covers
@@ -95,10 +95,7 @@ def generate_dataset(
     if n_train < 0 or n_val < 0:
         raise ThaiOCRError(f"sample counts must be >= 0, got n_train={n_train}, n_val={n_val}")
     out_dir = Path(out_dir)
-    all_fonts = sorted(fonts if fonts is not None else discover_fonts(), key=lambda font: font.name)
-    val_families = choose_val_families(all_fonts, val_fonts)
-    held_out = _faces_of(all_fonts, val_families)
-    split_fonts = {"train": [f for f in all_fonts if f not in held_out], "val": held_out}
+    split_fonts, val_families = fonts_by_split(fonts if fonts is not None else discover_fonts(), val_fonts)
     counts = {"train": n_train, "val": n_val}
     for split in SPLITS:
         if counts[split] and not split_fonts[split]:
@@ -114,6 +111,16 @@ def generate_dataset(
     manifest = _manifest(seed, counts, split_fonts, val_families, usage)
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
+
+
+def fonts_by_split(
+    fonts: Sequence[FontInfo], val_fonts: int | Sequence[str]
+) -> tuple[dict[str, list[FontInfo]], list[str]]:
+    """``({"train": [...], "val": [...]}, held-out family names)``: no family is in both splits."""
+    all_fonts = sorted(fonts, key=lambda font: font.name)
+    val_families = choose_val_families(all_fonts, val_fonts)
+    held_out = _faces_of(all_fonts, val_families)
+    return {"train": [f for f in all_fonts if f not in held_out], "val": held_out}, val_families
 
 
 def choose_val_fonts(fonts: Sequence[FontInfo], val_fonts: int | Sequence[str]) -> list[FontInfo]:
@@ -225,29 +232,38 @@ def _make_samples(job: _SplitJob, indices: range) -> list[_Sample]:
 
 
 def _make_sample(job: _SplitJob, index: int) -> _Sample:
-    rng = random.Random(_sample_seed(job.seed, job.split, index))
-    kind, text, font = _pick_text_and_font(rng, job.fonts)
+    rng = random.Random(sample_seed(job.seed, job.split, index))
+    kind, text, font = pick_text_and_font(rng, job.fonts)
     path = f"{IMAGE_ROOT}/{job.split}/{index + 1:06d}.png"
     render_line(text, font, rng).save(job.out_dir / path, format="PNG", compress_level=1)
     return _Sample(path, text, font.name, kind)
 
 
-def _sample_seed(seed: int, split: str, index: int) -> int:
-    """A seed that depends only on (seed, split, index): the same in every process and run."""
-    digest = hashlib.sha256(f"{seed}/{split}/{index}".encode()).digest()
+def sample_seed(seed: int, split: str, index: int, epoch: int | None = None) -> int:
+    """A seed that depends only on (seed, split, [epoch,] index): the same in every process and run."""
+    key = f"{seed}/{split}/{index}" if epoch is None else f"{seed}/{split}/{epoch}/{index}"
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
-def _pick_text_and_font(rng: random.Random, fonts: Sequence[FontInfo]) -> tuple[str, str, FontInfo]:
-    """A normalised text and a font that covers all of it (Noto Sans/Serif Thai lack Latin digits)."""
+def pick_text_and_font(
+    rng: random.Random, fonts: Sequence[FontInfo], charset: Charset | None = None, max_length: int | None = None
+) -> tuple[str, str, FontInfo]:
+    """``(kind, text, font)``: a normalised text, within the alphabet and length when given, and a
+    font that covers all of it (Noto Sans/Serif Thai lack Latin digits)."""
     for _ in range(MAX_TEXT_TRIES):
         kind = choose_kind(rng)
         text = normalize_text(sample_kind_text(kind, rng))
+        if (charset and charset.unknown_chars(text)) or (max_length and len(text) > max_length):
+            continue
         covering = [font for font in fonts if font_covers(font, text)]
         if covering:
             return kind, text, _choose_font_by_family(rng, covering)
     names = [font.name for font in fonts]
-    raise ThaiOCRError(f"none of the fonts {names} covers the sampled texts; add fonts with Latin digits")
+    raise ThaiOCRError(
+        f"in {MAX_TEXT_TRIES} tries no sampled text fitted the alphabet and length limit and one of the fonts "
+        f"{names}; check the dict, max_text_length and fonts"
+    )
 
 
 def _choose_font_by_family(rng: random.Random, fonts: Sequence[FontInfo]) -> FontInfo:

@@ -35,6 +35,7 @@ from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
 from thaiocr.fileio import atomic_copy, atomic_write_text
 from thaiocr.model import CRNN, build_model, count_parameters
+from thaiocr.synthstream import build_synth_split
 
 
 @dataclass(frozen=True)
@@ -158,14 +159,22 @@ class Trainer:
     # --- set-up -----------------------------------------------------------------------------
 
     def _load_data(self) -> tuple[RecDataset, RecDataset | None]:
-        g = self.config.Global
-        train_ds = load_split(self.config.Train.dataset, self.charset, g.max_text_length, self.preprocess, "Train")
-        train_ds.preload(workers=os.cpu_count() or 0, progress=self.progress)
-        eval_ds = None
-        if self.config.Eval:
-            eval_ds = load_split(self.config.Eval.dataset, self.charset, g.max_text_length, self.preprocess, "Eval")
-            eval_ds.preload(progress=self.progress)
+        train_ds = self._load_split("Train")
+        eval_ds = self._load_split("Eval") if self.config.Eval else None
         return train_ds, eval_ds
+
+    def _load_split(self, split: str) -> RecDataset:
+        """A split's dataset, ready to batch: files are decoded once; a synthetic Eval is rendered once."""
+        g = self.config.Global
+        dataset = (self.config.Train if split == "Train" else self.config.Eval).dataset
+        if dataset.is_synthetic:
+            built = build_synth_split(dataset, split, self.charset, g.max_text_length, self.preprocess, g.seed)
+            if split == "Eval":
+                built.preload(progress=self.progress)
+            return built
+        loaded = load_split(dataset, self.charset, g.max_text_length, self.preprocess, split)
+        loaded.preload(workers=(os.cpu_count() or 0) if split == "Train" else 0, progress=self.progress)
+        return loaded
 
     def _prepare_run_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -311,6 +320,8 @@ class Trainer:
         while s.epoch < g.epoch_num and not stop:
             if self.config.has_transform("Train", "RecAug"):
                 train_ds.augment = LineAugment(g.seed, self.preprocess.max_width, epoch=s.epoch)
+            if hasattr(train_ds, "epoch"):
+                train_ds.epoch = s.epoch  # synthetic lines: new ones every epoch
             loader = make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess,
                                  seed=g.seed, epoch_seed_offset=s.epoch)
             bar.set_description(f"epoch {s.epoch + 1}/{g.epoch_num}")
