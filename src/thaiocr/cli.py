@@ -21,6 +21,18 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                    help="override a recipe value, e.g. -o Global.epoch_num=10 (repeatable)")
 
 
+def _add_writer_args(p: argparse.ArgumentParser, places: bool = False) -> None:
+    """Options shared by the data commands that write: overwrite, bad lines, copy or link images."""
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--skip-bad", action="store_true", help="leave bad lines out (listed) instead of stopping")
+    if places:
+        how = p.add_mutually_exclusive_group()
+        how.add_argument("--copy", dest="place", action="store_const", const="copy", default="copy",
+                         help="copy images into the output folder (default)")
+        how.add_argument("--link", dest="place", action="store_const", const="link",
+                         help="hard-link images instead (same file system only)")
+
+
 def _load_config(args: argparse.Namespace):
     from thaiocr.config import load_config
 
@@ -54,6 +66,41 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     problems = sum(len(r.problems) for r in reports)
     print("✅ data and config are ready" if ready else f"❌ not ready: {problems} problems", file=sys.stderr)
     return 0 if ready else 1
+
+
+def cmd_data_stats(args: argparse.Namespace) -> int:
+    from thaiocr.charset import load_charset
+    from thaiocr.datatools import dataset_stats
+
+    if args.space and not args.dict:
+        raise ThaiOCRError("--space adds the space to a dict: give --dict too")
+    stats = dataset_stats(args.labels, load_charset(args.dict, args.space) if args.dict else None, not args.quiet)
+    print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2) if args.json else stats.summary())
+    return 0
+
+
+def cmd_data_split(args: argparse.Namespace) -> int:
+    from thaiocr.datatools import split_labels
+
+    print(split_labels(args.labels, args.val_fraction, args.seed, args.out_dir, force=args.force,
+                       skip_bad=args.skip_bad, progress=not args.quiet).summary())
+    return 0
+
+
+def cmd_data_merge(args: argparse.Namespace) -> int:
+    from thaiocr.datatools import merge_datasets
+
+    print(merge_datasets(args.inputs, args.out, name=args.name, place=args.place, force=args.force,
+                         skip_bad=args.skip_bad, progress=not args.quiet).summary())
+    return 0
+
+
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    from thaiocr.datatools import convert_dataset
+
+    print(convert_dataset(args.src, args.format, args.out, name=args.name, images=args.images, place=args.place,
+                          force=args.force, skip_bad=args.skip_bad, progress=not args.quiet).summary())
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -135,6 +182,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how hard to check images (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the reports as JSON")
     p.set_defaults(func=cmd_data_check)
+
+    p = data.add_parser("stats", help="label lengths, alphabet coverage, fonts and image sizes of label files")
+    p.add_argument("labels", nargs="+", type=Path, metavar="LABELS", help="PaddleOCR label files")
+    p.add_argument("--dict", help="built-in dict name (digits, thai_full) or dict file to measure coverage against")
+    p.add_argument("--space", action="store_true", help="the dict includes the space (use_space_char)")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    p.set_defaults(func=cmd_data_stats)
+
+    p = data.add_parser("split", help="split a label file into rec_gt_train.txt and rec_gt_val.txt (seeded)")
+    p.add_argument("labels", type=Path, metavar="LABELS", help="PaddleOCR label file")
+    p.add_argument("--val-fraction", type=float, required=True, help="share of lines for validation, e.g. 0.05")
+    p.add_argument("--seed", type=int, required=True, help="the same seed gives the same split")
+    p.add_argument("--out-dir", type=Path, default=None, help="where to write (default: the label file's folder)")
+    _add_writer_args(p)
+    p.set_defaults(func=cmd_data_split)
+
+    p = data.add_parser("merge", help="gather datasets or label files into one dataset folder")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="DATASET_OR_LABELS",
+                   help="dataset folders (their rec_gt_*.txt) or label files")
+    p.add_argument("--out", type=Path, required=True, help="output dataset folder")
+    p.add_argument("--name", help="write every line to this label file (default: keep each input's file name)")
+    _add_writer_args(p, places=True)
+    p.set_defaults(func=cmd_data_merge)
+
+    p = data.add_parser("convert", help="turn csv/jsonl/space label files, tesstrain pairs or text-named images "
+                                         "into the guide's layout")
+    p.add_argument("src", type=Path, metavar="SRC", help="label file (csv, jsonl, space) or image folder")
+    p.add_argument("--from", dest="format", required=True, metavar="FORMAT",
+                   choices=["csv", "jsonl", "space", "tesstrain", "filename"],
+                   help="csv, jsonl, space, tesstrain or filename (see README)")
+    p.add_argument("--out", type=Path, required=True, help="output dataset folder")
+    p.add_argument("--name", default="rec_gt_train.txt", help="label file name (default: %(default)s)")
+    p.add_argument("--images", type=Path, default=None,
+                   help="folder the image paths of a csv/jsonl/space file are relative to (default: its folder)")
+    _add_writer_args(p, places=True)
+    p.set_defaults(func=cmd_data_convert)
 
     p = sub.add_parser("train", help="train a recogniser from a recipe (resumes from latest.pt)")
     _add_config_args(p)
