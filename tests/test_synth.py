@@ -2,13 +2,13 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from thaiocr import synth
-from thaiocr.charset import builtin_dict_chars, normalize_text
+from thaiocr.charset import Charset, builtin_dict_chars, normalize_text
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, font_covers
 from thaiocr.synth import choose_val_families, choose_val_fonts, generate_dataset
-from thaiocr.textsource import SAMPLE_KINDS
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
 
@@ -112,7 +112,7 @@ def test_val_font_families_are_never_seen_in_training(datasets, fonts):
     assert sorted(manifest["train_fonts"] + manifest["val_fonts"]) == sorted(by_name)
     assert set(manifest["font_usage"]["val"]) <= set(manifest["val_fonts"])
     assert set(manifest["font_usage"]["train"]) <= set(manifest["train_fonts"])
-    assert manifest["sample_kinds"] == list(SAMPLE_KINDS)
+    assert manifest["source"] == "numbers" and manifest["charset"] is None
 
 
 @pytest.mark.parametrize("split", synth.SPLITS)
@@ -122,7 +122,7 @@ def test_every_image_font_covers_its_label(datasets, fonts, split):
     labels = dict(label_rows(datasets[1], split))
     for line in meta:
         path, font, kind = line.split("\t")
-        assert kind in SAMPLE_KINDS
+        assert kind == "numbers"  # the source part that made the text
         assert font_covers(by_name[font], labels[path]), (path, font, labels[path])
 
 
@@ -136,3 +136,43 @@ def test_rerun_into_the_same_folder_overwrites_and_drops_stale_images(fonts, tmp
     assert len(list((tmp_path / "thai_data" / "val").iterdir())) == 2
     assert len(label_rows(tmp_path, "train")) == 4
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_mixed_source_keeps_to_the_dict_and_length_and_records_its_parts(fonts, tmp_path):
+    charset = Charset.builtin("thai_full")
+    manifest = generate_dataset(tmp_path, 24, 4, seed=3, workers=1, fonts=fonts, progress=False,
+                                source={"words": 1, "mixed": 1}, charset=charset, max_length=20, height=24)
+    assert manifest["source"] == {"words": 1, "mixed": 1} and manifest["max_length"] == 20
+    rows = label_rows(tmp_path, "train")
+    assert all(len(text) <= 20 and not charset.unknown_chars(text) for _, text in rows)
+    kinds = {line.split("\t")[2] for line in (tmp_path / "rec_meta_train.tsv").read_text().splitlines()[1:]}
+    assert kinds <= {"words", "mixed"}
+
+
+def test_the_preview_sheet_has_one_row_per_line(fonts, tmp_path):
+    path = synth.write_preview(tmp_path / "sheet.png", 3, fonts=fonts, source="words", seed=1)
+    with Image.open(path) as sheet:
+        assert sheet.size == (synth.PREVIEW_IMAGE_WIDTH + synth.PREVIEW_CAPTION_WIDTH, 3 * synth.PREVIEW_ROW_HEIGHT)
+    texts = [text for _, text, _ in synth.render_samples(3, fonts=fonts, source="words", seed=1)]
+    assert len(set(texts)) == 3
+
+
+def test_synth_fonts_lists_every_font_with_its_split_and_coverage(fonts, capsys):
+    from thaiocr.cli import main
+
+    assert main(["synth", "fonts", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {font.name for font in fonts}
+    assert rows["Laksaman"]["split"] == "val" and rows["Garuda"]["split"] == "train"
+    assert rows["Garuda"]["thai"] == 87 and rows["Garuda"]["dict_covered"] == rows["Garuda"]["dict_size"]
+    assert rows["NotoSansThai-Regular"]["ascii"] < 94 and "A" in rows["NotoSansThai-Regular"]["missing"]
+    assert rows["TlwgMono"]["note"]
+
+
+def test_synth_preview_from_the_command_line(fonts, tmp_path, capsys):
+    from thaiocr.cli import main
+
+    out = tmp_path / "sheet.png"
+    assert main(["-q", "synth", "--preview", "2", "--preview-out", str(out), "--source", "phrases",
+                 "--dict", "thai_full"]) == 0
+    assert out.exists() and "contact sheet of 2" in capsys.readouterr().out

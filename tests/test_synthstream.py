@@ -10,6 +10,7 @@ from thaiocr.config import ConfigError, load_config
 from thaiocr.preprocess import Preprocess
 from thaiocr.synth import fonts_by_split
 from thaiocr.synthstream import MixedDataset, SynthDataset, build_synth_split
+from thaiocr.textsource import TextSource
 
 DIGITS = Charset.builtin("digits")
 PRE = Preprocess(32, 96)
@@ -17,7 +18,7 @@ PRE = Preprocess(32, 96)
 
 def stream(fonts, split="train", count=6, seed=0) -> SynthDataset:
     by_split, _ = fonts_by_split(fonts, 3)
-    return SynthDataset(by_split[split], count, seed, split, PRE, DIGITS, max_text_length=25)
+    return SynthDataset(by_split[split], count, seed, split, PRE, TextSource("numbers", DIGITS, 25))
 
 
 def test_a_sample_is_the_same_for_the_same_epoch_and_new_in_the_next(fonts):
@@ -33,7 +34,7 @@ def test_a_sample_is_the_same_for_the_same_epoch_and_new_in_the_next(fonts):
 
 def test_labels_fit_the_alphabet_and_length(fonts):
     data = stream(fonts, count=40)
-    data.max_text_length = 8
+    data.source = TextSource("numbers", DIGITS, 8)
     for i in range(len(data)):
         _, text = data[i]
         assert len(text) <= 8 and not DIGITS.unknown_chars(text)
@@ -103,4 +104,4 @@ def test_unknown_synth_key_suggests_the_right_one(tiny_config):
 
 def test_rendering_nothing_is_refused(tmp_path: Path, fonts):
     with pytest.raises(Exception, match="no fonts left"):
-        SynthDataset([], 4, 0, "train", PRE, DIGITS, 25)
+        SynthDataset([], 4, 0, "train", PRE, TextSource("numbers"))

@@ -43,13 +43,63 @@ def _load_config(args: argparse.Namespace):
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from thaiocr.synth import generate_dataset
+    if args.action == "fonts":
+        return _list_fonts(args)
+    from thaiocr.synth import generate_dataset, write_preview
 
-    manifest = generate_dataset(args.out, n_train=args.train, n_val=args.val, seed=args.seed,
-                                val_fonts=args.val_fonts, workers=args.workers, progress=not args.quiet)
+    settings = _synth_settings(args)
+    if args.preview:
+        path = write_preview(args.preview_out, args.preview, **settings)
+        print(f"Wrote a contact sheet of {args.preview} training lines to {path}")
+        return 0
+    manifest = generate_dataset(args.out, n_train=args.train, n_val=args.val, workers=args.workers,
+                                progress=not args.quiet, **settings)
     print(f"Wrote {manifest['n_train']} training and {manifest['n_val']} validation lines to {args.out}")
     families = ", ".join(manifest["val_families"])
     print(f"  {len(manifest['train_fonts'])} training fonts; validation families never seen in training: {families}")
+    return 0
+
+
+def _synth_settings(args: argparse.Namespace) -> dict:
+    from thaiocr.charset import load_charset
+    from thaiocr.fonts import discover_fonts
+
+    return {
+        "seed": args.seed,
+        "val_fonts": _val_fonts(args.val_fonts),
+        "fonts": discover_fonts(args.fonts),
+        "source": args.source,
+        "charset": load_charset(args.dict) if args.dict else None,
+        "max_length": args.max_length,
+        "height": args.height,
+    }
+
+
+def _val_fonts(value: str) -> int | list[str]:
+    return int(value) if value.strip().isdigit() else [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _list_fonts(args: argparse.Namespace) -> int:
+    from thaiocr.charset import builtin_dict_chars, load_charset
+    from thaiocr.fonts import discover_fonts, font_coverage
+    from thaiocr.synth import fonts_by_split
+
+    fonts = discover_fonts(args.fonts)
+    by_split, _ = fonts_by_split(fonts, _val_fonts(args.val_fonts))
+    held_out = {font.name for font in by_split["val"]}
+    chars = list(load_charset(args.dict).chars) if args.dict else builtin_dict_chars("thai_full")
+    rows = [font_coverage(font, chars) for font in fonts]
+    if args.json:
+        print(json.dumps([{**r.to_dict(), "split": "val" if r.name in held_out else "train"} for r in rows],
+                         ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'font':<44} {'split':<5} {'Thai':>6} {'ASCII':>6} {'dict':>9}  missing / note")
+    for r in rows:
+        split = "val" if r.name in held_out else "train"
+        missing = (r.missing[:24] + "…") if len(r.missing) > 25 else r.missing
+        print(f"{r.name:<44} {split:<5} {r.thai:>3}/87 {r.ascii:>3}/94 {r.dict_covered:>4}/{r.dict_size:<4}  "
+              f"{missing} {r.note}".rstrip())
+    print(f"{len(rows)} fonts in {len({f.family for f in fonts})} families; a font never renders a text it lacks")
     return 0
 
 
@@ -164,14 +214,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("synth", help="generate synthetic Thai number lines in the guide's dataset layout")
+    p = sub.add_parser("synth", help="generate synthetic Thai text lines in the guide's dataset layout",
+                       description="Write a synthetic dataset; `synth fonts` lists the fonts found and their "
+                                   "coverage; --preview N writes a contact sheet instead of a dataset.")
+    p.add_argument("action", nargs="?", choices=["fonts"], help="fonts: list fonts and what they cover")
     p.add_argument("--out", type=Path, default=Path("data/numbers"), help="dataset folder (default: %(default)s)")
     p.add_argument("--train", type=int, default=20000, help="training lines (default: %(default)s)")
     p.add_argument("--val", type=int, default=1000, help="validation lines (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fonts", type=int, default=3,
-                   help="font families held out for validation (default: %(default)s)")
+    p.add_argument("--source", default="numbers",
+                   help="text source or weighted mix, e.g. words:2,numbers:1 (sources: words, phrases, wiki, "
+                        "names, numbers, mixed, coverage; default: %(default)s)")
+    p.add_argument("--dict", default=None, help="keep texts to this dict (digits, thai_full or a file)")
+    p.add_argument("--max-length", type=int, default=40, help="longest label in code points (default: %(default)s)")
+    p.add_argument("--height", type=int, default=32,
+                   help="lines are rendered HEIGHT to 2*HEIGHT px high (default: %(default)s)")
+    p.add_argument("--fonts", type=Path, action="append", default=[], metavar="DIR",
+                   help="also use the fonts in DIR (repeatable)")
+    p.add_argument("--val-fonts", default="3",
+                   help="font families held out for validation: a count or names, comma-separated (default: 3)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--preview", type=int, default=0, metavar="N", help="write a contact sheet of N lines instead")
+    p.add_argument("--preview-out", type=Path, default=Path("synth_preview.png"),
+                   help="contact sheet path (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="synth fonts: print JSON")
     p.set_defaults(func=cmd_synth)
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True,
@@ -256,13 +322,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that has gone shows here, not in the flush at exit
+        return code
     except ThaiOCRError as exc:
         print(f"thaiocr: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("thaiocr: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `thaiocr ... | head`: stop quietly, as a process killed by SIGPIPE would (128 + 13). Python
+        # flushes stdout again at exit; pointing it at devnull keeps that flush from failing too.
+        import contextlib
+        import os
+
+        with contextlib.suppress(OSError, ValueError):  # ValueError: a stdout with no file descriptor
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

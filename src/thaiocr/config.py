@@ -133,8 +133,9 @@ class SynthConfig:
     """
 
     samples_per_epoch: int = 20000
-    source: str | dict = "numbers"  # a text source, or {source: weight, ...}
-    source_options: dict = field(default_factory=dict)  # per-source options, e.g. {corpus: {path: ...}}
+    # a text source or weighted mix (see textsource.py): "numbers", "words:2,numbers:1",
+    # {words: 2, numbers: 1} or {mine: {source: corpus, path: lines.txt, weight: 1}}
+    source: str | dict = "numbers"
     val_fonts: int | list[str] = 3  # a count of families, or family/face names
     fonts_dir: Path | None = field(default=None, metadata=PATH)
     seed: int | None = None  # None: Global.seed

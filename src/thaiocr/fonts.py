@@ -113,3 +113,43 @@ def _may_cover_thai(path: Path) -> bool:
 
 def _is_usable_thai_font(font: FontInfo) -> bool:
     return font_covers(font, THAI_DIGITS) and not font.name.startswith(EXCLUDED_FONT_PREFIXES)
+
+
+# --- coverage report ----------------------------------------------------------------------------
+
+THAI_BLOCK = "".join(chr(c) for c in range(0x0E01, 0x0E5C) if not 0x0E3B <= c <= 0x0E3E)  # the 87 assigned
+PRINTABLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))  # the space always counts as covered
+
+
+@dataclass(frozen=True)
+class FontCoverage:
+    """How much of the Thai block, printable ASCII and a dict one font can render."""
+
+    name: str
+    family: str
+    thai: int
+    ascii: int
+    dict_covered: int
+    dict_size: int
+    missing: str  # dict characters the font lacks, in dict order
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def font_coverage(font: FontInfo, dict_chars: Sequence[str]) -> FontCoverage:
+    usable = [ch for ch in dict_chars if ch == " " or font_covers(font, ch)]
+    missing = "".join(ch for ch in dict_chars if ch not in usable)
+    note = "marks drawn beside their base: used for text without marks" if font.name.startswith(
+        MISPLACED_MARK_FONT_PREFIXES) else ""
+    return FontCoverage(
+        name=font.name,
+        family=font.family,
+        thai=sum(ch in font.chars for ch in THAI_BLOCK),
+        ascii=sum(ch in font.chars for ch in PRINTABLE_ASCII),
+        dict_covered=len(usable),
+        dict_size=len(dict_chars),
+        missing=missing,
+        note=note,
+    )

@@ -31,19 +31,21 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import NamedTuple
 
+from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from thaiocr.charset import Charset, normalize_text
+from thaiocr.charset import Charset
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fileio import atomic_write_text
+from thaiocr.fileio import atomic_write, atomic_write_text
 from thaiocr.fonts import FontInfo, discover_fonts, font_covers
 from thaiocr.render import render_line
-from thaiocr.textsource import SAMPLE_KINDS, choose_kind, sample_kind_text
+from thaiocr.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
 
 # Bump whenever the generator's output for the same arguments changes: the demo regenerates a
 # dataset whose manifest has another version. 2: validation holds out whole families, not faces.
 # 3: letter-spaced lines; digit groups split by spaces in plain runs and national IDs.
-SYNTH_VERSION = 3
+# 4: texts from thaiocr.textsource (the meta files' kind column names the source part).
+SYNTH_VERSION = 4
 IMAGE_ROOT = "thai_data"
 SPLITS = ("train", "val")
 # Default held-out families, one per kind of letter shape: looped (Laksaman, the free clone of
@@ -70,6 +72,8 @@ class _SplitJob:
     split: str
     seed: int
     fonts: tuple[FontInfo, ...]
+    source: TextSource
+    height: int
 
 
 # (split, chunks of sample indices) -> the chunks' samples, in order
@@ -85,9 +89,15 @@ def generate_dataset(
     workers: int | None = None,
     fonts: Sequence[FontInfo] | None = None,
     progress: bool = True,
+    source: SourceSpec = "numbers",
+    charset: Charset | None = None,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    height: int = 32,
 ) -> dict:
-    """Write a synthetic number-line dataset (layout in the module docstring); return its manifest.
+    """Write a synthetic dataset (layout in the module docstring); return its manifest.
 
+    Texts come from ``source`` (a text source name or mix, see :mod:`thaiocr.textsource`), kept
+    to ``charset`` and ``max_length``; lines are rendered ``height`` to ``2 * height`` px high.
     Validation images use only the font families picked by ``val_fonts`` (a count, or family or
     face names; see :func:`choose_val_families`): training never sees any face of those families.
     Re-running into the same folder overwrites it.
@@ -100,7 +110,8 @@ def generate_dataset(
     for split in SPLITS:
         if counts[split] and not split_fonts[split]:
             raise ThaiOCRError(f"no fonts left for the {split} split; hold out fewer fonts")
-    jobs = {split: _SplitJob(out_dir, split, seed, tuple(split_fonts[split])) for split in SPLITS}
+    text_source = TextSource(source, charset, max_length)
+    jobs = {split: _SplitJob(out_dir, split, seed, tuple(split_fonts[split]), text_source, height) for split in SPLITS}
     workers = min(max(1, workers or os.cpu_count() or 1), math.ceil(sum(counts.values()) / CHUNK_SIZE))
     usage = {}
     with _chunk_runner(jobs, workers) as run_chunks:
@@ -108,7 +119,7 @@ def generate_dataset(
             samples = _generate_split(jobs[split], counts[split], run_chunks, progress)
             _write_split_files(out_dir, split, samples)
             usage[split] = dict(sorted(Counter(s.font for s in samples).items()))
-    manifest = _manifest(seed, counts, split_fonts, val_families, usage)
+    manifest = _manifest(seed, counts, split_fonts, val_families, usage, text_source)
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
@@ -233,9 +244,9 @@ def _make_samples(job: _SplitJob, indices: range) -> list[_Sample]:
 
 def _make_sample(job: _SplitJob, index: int) -> _Sample:
     rng = random.Random(sample_seed(job.seed, job.split, index))
-    kind, text, font = pick_text_and_font(rng, job.fonts)
+    kind, text, font = pick_text_and_font(rng, job.fonts, job.source, index)
     path = f"{IMAGE_ROOT}/{job.split}/{index + 1:06d}.png"
-    render_line(text, font, rng).save(job.out_dir / path, format="PNG", compress_level=1)
+    render_line(text, font, rng, job.height).save(job.out_dir / path, format="PNG", compress_level=1)
     return _Sample(path, text, font.name, kind)
 
 
@@ -247,22 +258,21 @@ def sample_seed(seed: int, split: str, index: int, epoch: int | None = None) -> 
 
 
 def pick_text_and_font(
-    rng: random.Random, fonts: Sequence[FontInfo], charset: Charset | None = None, max_length: int | None = None
+    rng: random.Random, fonts: Sequence[FontInfo], source: TextSource, index: int = 0
 ) -> tuple[str, str, FontInfo]:
-    """``(kind, text, font)``: a normalised text, within the alphabet and length when given, and a
-    font that covers all of it (Noto Sans/Serif Thai lack Latin digits)."""
+    """``(source part, text, font)``: a text from ``source`` and a font that covers all of it.
+
+    Texts no font covers are drawn again (Noto Sans/Serif Thai lack Latin digits and letters).
+    """
     for _ in range(MAX_TEXT_TRIES):
-        kind = choose_kind(rng)
-        text = normalize_text(sample_kind_text(kind, rng))
-        if (charset and charset.unknown_chars(text)) or (max_length and len(text) > max_length):
-            continue
+        part, text = source.draw(rng, index)
         covering = [font for font in fonts if font_covers(font, text)]
         if covering:
-            return kind, text, _choose_font_by_family(rng, covering)
+            return part, text, _choose_font_by_family(rng, covering)
     names = [font.name for font in fonts]
     raise ThaiOCRError(
-        f"in {MAX_TEXT_TRIES} tries no sampled text fitted the alphabet and length limit and one of the fonts "
-        f"{names}; check the dict, max_text_length and fonts"
+        f"in {MAX_TEXT_TRIES} tries none of the fonts {names} covered a text from {source.spec!r}; "
+        "add fonts or choose other text sources"
     )
 
 
@@ -285,6 +295,7 @@ def _manifest(
     split_fonts: dict[str, list[FontInfo]],
     val_families: list[str],
     usage: dict[str, dict],
+    source: TextSource,
 ) -> dict:
     return {
         "synth_version": SYNTH_VERSION,
@@ -294,9 +305,71 @@ def _manifest(
         "train_fonts": [font.name for font in split_fonts["train"]],
         "val_fonts": [font.name for font in split_fonts["val"]],
         "val_families": val_families,
-        "sample_kinds": list(SAMPLE_KINDS),
+        "source": source.spec,
+        "charset": "".join(source.charset.chars) if source.charset else None,
+        "max_length": source.max_length,
         "label_files": {split: f"rec_gt_{split}.txt" for split in SPLITS},
         "meta_files": {split: f"rec_meta_{split}.tsv" for split in SPLITS},
         "font_usage": usage,
     }
 
+
+
+# --- preview ------------------------------------------------------------------------------------
+
+PREVIEW_ROW_HEIGHT = 48
+PREVIEW_IMAGE_WIDTH = 480  # lines wider than this are scaled down to fit
+PREVIEW_CAPTION_WIDTH = 420
+CAPTION_FAMILIES = ("Loma", "Garuda", "ArundinaSans", "Waree")  # clear faces for the labels under review
+
+
+def render_samples(count: int, seed: int = 0, split: str = "train", val_fonts: int | Sequence[str] = 3,
+                   fonts: Sequence[FontInfo] | None = None, source: SourceSpec = "numbers",
+                   charset: Charset | None = None, max_length: int = DEFAULT_MAX_LENGTH,
+                   height: int = 32) -> list[tuple[Image.Image, str, FontInfo]]:
+    """The first ``count`` samples of a split exactly as :func:`generate_dataset` would write them."""
+    split_fonts, _ = fonts_by_split(fonts if fonts is not None else discover_fonts(), val_fonts)
+    text_source = TextSource(source, charset, max_length)
+    samples = []
+    for index in range(count):
+        rng = random.Random(sample_seed(seed, split, index))
+        _, text, font = pick_text_and_font(rng, split_fonts[split], text_source, index)
+        samples.append((render_line(text, font, rng, height), text, font))
+    return samples
+
+
+def contact_sheet(samples: Sequence[tuple[Image.Image, str, FontInfo]], fonts: Sequence[FontInfo]) -> Image.Image:
+    """One row per sample: the line image, then its label and font name, for a person to check."""
+    width = PREVIEW_IMAGE_WIDTH + PREVIEW_CAPTION_WIDTH
+    sheet = Image.new("RGB", (width, PREVIEW_ROW_HEIGHT * len(samples)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, (image, text, font) in enumerate(samples):
+        top = row * PREVIEW_ROW_HEIGHT
+        sheet.paste(_fit(image, PREVIEW_IMAGE_WIDTH, PREVIEW_ROW_HEIGHT - 4), (0, top + 2))
+        caption = _caption_face(fonts, text, size=18)
+        draw.text((PREVIEW_IMAGE_WIDTH + 10, top + 2), text, font=caption, fill="black")
+        draw.text((PREVIEW_IMAGE_WIDTH + 10, top + 28), font.name, font=_caption_face(fonts, font.name, 12),
+                  fill=(110, 110, 110))
+        draw.line([(0, top + PREVIEW_ROW_HEIGHT - 1), (width, top + PREVIEW_ROW_HEIGHT - 1)], fill=(220, 220, 220))
+    return sheet
+
+
+def write_preview(path: Path, count: int, **settings) -> Path:
+    """Render ``count`` training samples (``settings`` as for :func:`render_samples`) into a PNG sheet."""
+    fonts = settings.pop("fonts", None) or discover_fonts()
+    sheet = contact_sheet(render_samples(count, fonts=fonts, **settings), fonts)
+    atomic_write(Path(path), lambda stream: sheet.save(stream, format="PNG"))
+    return Path(path)
+
+
+def _fit(image: Image.Image, max_width: int, height: int) -> Image.Image:
+    width = max(1, round(image.width * height / image.height))
+    if width > max_width:
+        width, height = max_width, max(1, round(image.height * max_width / image.width))
+    return image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def _caption_face(fonts: Sequence[FontInfo], text: str, size: int) -> ImageFont.FreeTypeFont:
+    covering = [f for f in fonts if font_covers(f, text)] or list(fonts)
+    preferred = [f for family in CAPTION_FAMILIES for f in covering if f.name == family]
+    return ImageFont.truetype(str((preferred or covering)[0].path), size, layout_engine=ImageFont.Layout.RAQM)

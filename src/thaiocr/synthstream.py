@@ -24,6 +24,7 @@ from thaiocr.fonts import FontInfo, discover_fonts
 from thaiocr.preprocess import Preprocess
 from thaiocr.render import render_line
 from thaiocr.synth import fonts_by_split, pick_text_and_font, sample_seed
+from thaiocr.textsource import TextSource
 
 SPLIT_NAMES = {"Train": "train", "Eval": "val"}
 
@@ -32,7 +33,7 @@ class SynthDataset:
     """``(BGR uint8 [H, w, 3] image, text)`` samples rendered on demand, like :class:`RecDataset`'s."""
 
     def __init__(self, fonts: Sequence[FontInfo], count: int, seed: int, split: str, preprocess: Preprocess,
-                 charset: Charset, max_text_length: int) -> None:
+                 source: TextSource) -> None:
         if not fonts:
             raise ThaiOCRError(f"SynthDataSet: no fonts left for the {split} split; hold out fewer fonts")
         self.fonts = tuple(fonts)
@@ -40,8 +41,7 @@ class SynthDataset:
         self.seed = seed
         self.split = split
         self.preprocess = preprocess
-        self.charset = charset
-        self.max_text_length = max_text_length
+        self.source = source
         self.epoch = 0  # set by the trainer at the start of every epoch
         self.augment: LineAugment | None = None
         self._images: list[np.ndarray] | None = None
@@ -64,7 +64,7 @@ class SynthDataset:
         if not 0 <= index < self.count:
             raise IndexError(index)
         rng = random.Random(sample_seed(self.seed, self.split, index, epoch=self.epoch))
-        _, text, font = pick_text_and_font(rng, self.fonts, self.charset, self.max_text_length)
+        _, text, font = pick_text_and_font(rng, self.fonts, self.source, index)
         return self.preprocess.resize(render_line(text, font, rng, height=self.preprocess.height)), text
 
     @property
@@ -127,8 +127,8 @@ def build_synth_split(dataset: DatasetConfig, split: str, charset: Charset, max_
     split_fonts, _ = fonts_by_split(fonts, settings.val_fonts)
     name = SPLIT_NAMES[split]
     seed = default_seed if settings.seed is None else settings.seed
-    synthetic = SynthDataset(split_fonts[name], settings.samples_per_epoch, seed, name, preprocess, charset,
-                             max_text_length)
+    source = TextSource(settings.source, charset, max_text_length)
+    synthetic = SynthDataset(split_fonts[name], settings.samples_per_epoch, seed, name, preprocess, source)
     if not dataset.label_file_list:
         return synthetic
     real = load_split(dataset, charset, max_text_length, preprocess, split)
