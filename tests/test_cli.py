@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -322,3 +323,19 @@ def test_help_answers_at_once() -> None:
     assert "train" in result.stdout and "predict" in result.stdout
     assert elapsed < HELP_SECONDS, f"thaiocr --help took {elapsed:.2f} s"
 
+
+# --- pipes --------------------------------------------------------------------------------------
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """``thaiocr ... | head``: the reader leaving early ends the command without a traceback."""
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a.png\t1\n", encoding="utf-8")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first write, as `head` may have
+    try:
+        result = subprocess.run([sys.executable, "-m", "thaiocr", "-q", "data", "stats", str(labels)],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")

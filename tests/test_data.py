@@ -16,7 +16,6 @@ from thaiocr.data import (
     Batch,
     DataError,
     DataReport,
-    Problem,
     RecDataset,
     Sample,
     WidthBucketSampler,
@@ -26,6 +25,7 @@ from thaiocr.data import (
     make_loader,
     scan_split,
 )
+from thaiocr.labels import Problem
 from thaiocr.preprocess import Preprocess
 
 DIGITS = Charset.builtin("digits")
@@ -99,6 +99,8 @@ def test_good_lines_become_samples_with_counts_and_coverage(data_dir: Path) -> N
         ("nothere.png\t12", "missing_image", "'nothere.png' not found"),
         ("garbage.png\t12", "corrupt_image", "'garbage.png' cannot be read"),
         ("good.png\t", "empty_label", "empty label"),
+        ("good.png\t  ", "empty_label", "empty label"),
+        ("good.png\t1\t2", "tab_or_line_break", "label '1\\t2' holds a tab or line break"),
         ("good.png\tx๑", "unknown_chars", "label 'x๑' has characters outside the alphabet: 'x' (U+0078)"),
         ("good.png\t12345678901", "too_long", "11 code points, more than max_text_length 10"),
         ("../outside.png\t1", "path_escapes", "outside data_dir"),

@@ -20,8 +20,8 @@ from thaiocr.datatools import (
     dataset_stats,
     merge_datasets,
     split_labels,
-    text_from_filename,
 )
+from thaiocr.labelformats import text_from_filename
 
 SARA_AM_SPLIT = "น\u0e4d\u0e32"  # nikhahit + sara aa: normalised to "นำ"
 Run = Callable[..., tuple[int, str, str]]
@@ -339,7 +339,8 @@ BAD_LINES = {
     "path escaping": ("../outside.png\t1", "leads outside"),
     "absolute path": ("/etc/passwd\t1", "is absolute"),
     "label with a tab": ("good.png\t1\t2", "tab or line break"),
-    "no tab": ("good.png 1", "no tab between"),
+    "no tab": ("good.png 1", "no delimiter '\\t' between"),
+    "blank line": (" ", "no delimiter"),
 }
 
 
@@ -363,7 +364,7 @@ def test_a_label_file_not_in_utf8_is_named_with_its_line(tmp_path: Path, run_cli
                  ["merge", labels, "--out", tmp_path / "out"], ["convert", labels, "--from", "space", "--out",
                                                                tmp_path / "out"]):
         code, _, err = run_cli("-q", "data", *argv)
-        assert code == 2 and f"{labels}:2: not UTF-8" in err, argv
+        assert code == 2 and f"{labels}:2: label file is not UTF-8" in err, argv
 
 
 def test_skip_bad_leaves_bad_lines_out_and_lists_them(tmp_path: Path, run_cli: Run) -> None:

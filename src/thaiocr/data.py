@@ -2,10 +2,10 @@
 
 PaddleOCR recognition label files hold one sample per line, ``image/path<DELIM>label``, image
 paths relative to ``data_dir``. Every line is checked when a split is built (ARCHITECTURE rule 3):
-the image path must stay inside ``data_dir`` and point to a readable image, and the normalised
-label must be non-empty, fit the alphabet and fit ``max_text_length``. Bad lines become
-``Problem`` records naming file and line; the split's ``on_bad_data`` policy decides whether they
-stop the run (``strict``) or are left out with a warning (``skip``).
+by the rules of ``thaiocr.labels`` (encoding, delimiter, label, image path), and here besides,
+the image must be readable and the normalised label must fit the alphabet and ``max_text_length``.
+Bad lines become ``Problem`` records naming file and line; the split's ``on_bad_data`` policy
+decides whether they stop the run (``strict``) or are left out with a warning (``skip``).
 
 Datasets yield ``(image, text)``; text becomes class ids only in ``collate`` (rule 2).
 """
@@ -33,30 +33,28 @@ from thaiocr.augment import LineAugment
 from thaiocr.charset import Charset, load_charset, normalize_text
 from thaiocr.config import Config, DatasetConfig, LoaderConfig
 from thaiocr.errors import ThaiOCRError
+from thaiocr.labels import (
+    PROBLEM_KINDS,
+    DataFolder,
+    Issue,
+    LabelFileError,
+    Problem,
+    label_issue,
+    read_lines,
+    split_line,
+)
 from thaiocr.preprocess import ImageError, Preprocess, open_image
 
 logger = logging.getLogger(__name__)
 
 CheckImages = Literal["exists", "open", "decode"]
 CHECK_IMAGES: tuple[str, ...] = ("exists", "open", "decode")
-PROBLEM_KINDS: tuple[str, ...] = (
-    "missing_label_file",
-    "bad_encoding",
-    "no_delimiter",
-    "path_escapes",
-    "missing_image",
-    "corrupt_image",
-    "empty_label",
-    "unknown_chars",
-    "too_long",
-)
 # ratio_list picks the same lines on every run, so `data check` and training see the same subset.
 RATIO_SEED = 0
 SUMMARY_PROBLEMS = 20
 WARN_PROBLEMS = 5
 SUMMARY_MISSING_CHARS = 40
 PRELOAD_CHUNK = 64  # samples per task sent to a preload worker
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class DataError(ThaiOCRError):
@@ -74,20 +72,6 @@ class Sample:
     text: str
     source: Path
     line: int
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad line (or a whole bad file, with ``line == 0``)."""
-
-    source: Path
-    line: int
-    kind: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else str(self.source)
-        return f"{where}: {self.message}"
 
 
 @dataclass
@@ -240,25 +224,11 @@ def _ratios(dataset: DatasetConfig, split: str) -> list[float]:
 
 
 def _read_label_file(source: Path) -> tuple[list[tuple[int, str]], Problem | None]:
-    """Non-blank ``(line number, line)`` pairs with the line ending stripped, or the file's problem."""
+    """The file's numbered non-empty lines, or none and the problem that makes the whole file unusable."""
     try:
-        raw = source.read_bytes()
-    except FileNotFoundError:
-        return [], Problem(source, 0, "missing_label_file", "label file not found")
-    except OSError as exc:
-        return [], Problem(source, 0, "missing_label_file", f"cannot read label file ({exc.strerror})")
-    raw = raw.removeprefix(UTF8_BOM)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        message = (
-            f"label file is not UTF-8 (byte 0x{raw[exc.start]:02x} on this line); none of its lines "
-            "were used: re-save the whole file as UTF-8"
-        )
-        return [], Problem(source, line, "bad_encoding", message)
-    numbered = enumerate((line.removesuffix("\r") for line in text.split("\n")), start=1)
-    return [(n, line) for n, line in numbered if line], None
+        return read_lines(source), None
+    except LabelFileError as exc:
+        return [], exc.problem
 
 
 def _sample_lines(lines: list[tuple[int, str]], ratio: float) -> list[tuple[int, str]]:
@@ -275,55 +245,45 @@ class _LineChecker:
     charset: Charset | None  # None: labels are not held against an alphabet or a length limit
     max_text_length: int
     check_images: str
-    data_root: str = field(init=False)  # resolved, with a trailing separator
+    folder: DataFolder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.data_root = os.path.join(os.path.realpath(self.dataset.data_dir), "")
+        self.folder = DataFolder(self.dataset.data_dir)
 
     def check(self, source: Path, line_no: int, line: str) -> tuple[Sample | None, list[Problem]]:
-        rel_path, delimiter, raw_label = line.partition(self.dataset.delimiter)
-        if not delimiter:
-            message = f"no delimiter {self.dataset.delimiter!r} between image path and label in {line[:80]!r}"
-            return None, [Problem(source, line_no, "no_delimiter", message)]
+        split = split_line(line, self.dataset.delimiter)
+        if isinstance(split, Issue):
+            return None, [split.at(source, line_no)]
+        rel_path, raw_label = split
         text = normalize_text(raw_label)
         issues = [*self._label_issues(text), *self._image_issues(rel_path)]
         if issues:
-            return None, [Problem(source, line_no, kind, message) for kind, message in issues]
+            return None, [issue.at(source, line_no) for issue in issues]
         return Sample(self.dataset.data_dir / rel_path, text, source, line_no), []
 
-    def _label_issues(self, text: str) -> Iterator[tuple[str, str]]:
-        if not text:
-            yield "empty_label", "empty label"
+    def _label_issues(self, text: str) -> Iterator[Issue]:
+        if issue := label_issue(text):
+            yield issue
             return
         if self.charset is None:
             return
         unknown = self.charset.unknown_chars(text)
         if unknown:
-            yield "unknown_chars", f"label {text!r} has characters outside the alphabet: {_quote_chars(unknown)}"
+            yield Issue("unknown_chars", f"label {text!r} has characters outside the alphabet: {_quote_chars(unknown)}")
         if len(text) > self.max_text_length:
-            yield (
+            yield Issue(
                 "too_long",
                 f"label {text!r} has {len(text)} code points, more than max_text_length {self.max_text_length}",
             )
 
-    def _image_issues(self, rel_path: str) -> Iterator[tuple[str, str]]:
-        if not rel_path:
-            yield "missing_image", "no image path before the delimiter"
-            return
-        if Path(rel_path).is_absolute():
-            yield "path_escapes", f"image path {rel_path!r} is absolute; give it relative to data_dir"
-            return
-        path = self.dataset.data_dir / rel_path
-        # os.path rather than pathlib: this runs once per line and pathlib triples its cost.
-        resolved = os.path.realpath(path)
-        if not resolved.startswith(self.data_root):
-            yield "path_escapes", f"image path {rel_path!r} leads to {resolved}, outside data_dir {self.data_root}"
-        elif not os.path.isfile(resolved):
-            yield "missing_image", f"image {rel_path!r} not found in data_dir {self.dataset.data_dir}"
+    def _image_issues(self, rel_path: str) -> Iterator[Issue]:
+        issue = self.folder.image_issue(rel_path)
+        if issue:
+            yield issue
         elif self.check_images != "exists":
-            error = _image_error(path, full_decode=self.check_images == "decode")
+            error = _image_error(self.dataset.data_dir / rel_path, full_decode=self.check_images == "decode")
             if error:
-                yield "corrupt_image", f"image {rel_path!r} cannot be read: {error}"
+                yield Issue("corrupt_image", f"image {rel_path!r} cannot be read: {error}")
 
 
 def _image_error(path: Path, full_decode: bool) -> str | None:

@@ -1,39 +1,26 @@
 """Dataset tools for PaddleOCR recognition label files: ``stats``, ``split``, ``merge``, ``convert``.
 
 A label file holds ``relative/path<TAB>label`` lines. Its data folder is always the folder it sits
-in (the guide's layout, and what ``thaiocr synth`` writes). Every label goes through ``normalize_text``.
+in (the guide's layout, and what ``thaiocr synth`` writes). Lines are judged by the rules of
+``thaiocr.labels``, the ones training applies, and every label goes through ``normalize_text``.
 Bad input (a missing image, a label file not in UTF-8, an empty label, an image path leading outside
 its folder, a tab or line break in a label) stops a command before it writes anything, with every
 bad file and line listed; ``skip_bad`` leaves bad lines out and lists them. Label files are written
 atomically, after their images, and never over an existing file without ``force``.
 
-``convert`` formats (``SRC`` is a label file for the first three, a folder for the others):
-
-- ``csv``: ``filename,text`` rows. A first row naming a file column (``file``, ``filename``,
-  ``image``, ``path``...) is a header, and the columns are then found by name (text: ``text``,
-  ``label``, ``transcription``). Without a header each row has two cells; quote texts with commas.
-- ``jsonl``: one ``{"file": ..., "text": ...}`` object per line (the CSV column names work as keys).
-- ``space``: ``filename text``: the file name ends at the first space or tab; the rest is the text.
-- ``tesstrain``: ``name.gt.txt`` (one line of text) beside ``name.png`` (or .jpg, .tif...), in any subfolder.
-- ``filename``: images named by their text, ``0812345678.png``. A trailing ``_<digits>`` counts
-  duplicates and is not text (``สวัสดี_3.jpg`` reads ``สวัสดี``; ``A_1_2.png`` reads ``A_1``).
-
-Image paths in csv, jsonl and space files are relative to that file's folder (or to ``images``).
+``convert`` reads the layouts of ``thaiocr.labelformats``.
 This module does not import torch (``thaiocr.data`` does), so the commands start at once.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import os
 import random
 import re
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -44,36 +31,20 @@ from tqdm import tqdm
 from thaiocr.charset import Charset, normalize_text
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_copy, atomic_write_text
+from thaiocr.labelformats import FOLDER_READERS, TABLE_READERS
+from thaiocr.labels import DataFolder, Issue, Problem, label_issue, read_lines, split_line
 
 TRAIN_LABELS = "rec_gt_train.txt"
 VAL_LABELS = "rec_gt_val.txt"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-FILE_KEYS = ("file", "filename", "file_name", "image", "image_path", "path")
-TEXT_KEYS = ("text", "label", "transcription")
-DUPLICATE_COUNTER = re.compile(r"_\d+$")
-LINE_BREAKS = "\t\n\r"  # a label file splits lines on \n and fields on \t
 LENGTH_BUCKET = 5  # code points per bar of the label-length histogram
 SHOWN = 20  # problems listed in a message
 SHOWN_CHARS = 40  # unseen dict characters listed in a summary
-UTF8_BOM = b"\xef\xbb\xbf"
 
 Place = Literal["copy", "link"]
 
 
 class DataToolError(ThaiOCRError):
     """Input a dataset tool cannot use as it stands, or an output it will not overwrite."""
-
-
-@dataclass(frozen=True)
-class BadLine:
-    """One unusable line (``line == 0``: a whole file, e.g. an image named by its text)."""
-
-    source: Path
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -94,81 +65,42 @@ class Entry:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def read_text(path: Path) -> str:
-    """A UTF-8 text file (a BOM is tolerated); anything else is an error naming the file and line."""
-    try:
-        raw = Path(path).read_bytes().removeprefix(UTF8_BOM)
-    except OSError as exc:
-        raise DataToolError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataToolError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); re-save it as UTF-8") from None
-
-
-def read_label_file(labels: Path) -> tuple[list[Entry], list[BadLine]]:
-    """Every non-blank line of a PaddleOCR label file, usable or not (image existence is not checked)."""
+def read_label_file(labels: Path) -> tuple[list[Entry], list[Problem]]:
+    """Every non-empty line of a PaddleOCR label file, usable or not (image existence is not checked)."""
     labels = Path(labels)
-    results: list[Entry | BadLine] = []
-    for n, line in _numbered_lines(read_text(labels)):
-        rel, tab, label = line.partition("\t")
-        bad = BadLine(labels, n, f"no tab between image path and label in {line[:80]!r}")
-        results.append(_entry(labels.parent, rel, label, labels, n) if tab else bad)
+    folder = DataFolder(labels.parent)
+    results: list[Entry | Problem] = []
+    for n, line in read_lines(labels):
+        split = split_line(line)
+        results.append(split.at(labels, n) if isinstance(split, Issue) else _entry(folder, *split, labels, n))
     return _sort_out(results)
 
 
-def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
-    for n, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if line.strip():
-            yield n, line
-
-
-def _entry(folder: Path, rel: str, label: str, source: Path, line: int) -> Entry | BadLine:
+def _entry(folder: DataFolder, rel: str, label: str, source: Path, line: int) -> Entry | Problem:
     text = normalize_text(label)
-    problem = _label_problem(text) or _path_problem(folder, rel)
-    return BadLine(source, line, problem) if problem else Entry(folder, rel, text, source, line)
+    issue = label_issue(text) or folder.path_issue(rel)
+    return issue.at(source, line) if issue else Entry(folder.path, rel, text, source, line)
 
 
-def _label_problem(text: str) -> str | None:
-    if not text.strip():
-        return "empty label"
-    if any(ch in text for ch in LINE_BREAKS):
-        return f"label {text!r} holds a tab or line break, which would break its line in a label file"
-    return None
-
-
-def _path_problem(folder: Path, rel: str) -> str | None:
-    if not rel:
-        return "no image path"
-    if any(ch in rel for ch in LINE_BREAKS):
-        return f"image path {rel!r} holds a tab or line break"
-    if os.path.isabs(rel):
-        return f"image path {rel!r} is absolute; give it relative to {folder}"
-    root = os.path.realpath(folder)
-    if not os.path.realpath(os.path.join(root, rel)).startswith(os.path.join(root, "")):
-        return f"image path {rel!r} leads outside {folder}"
-    return None
-
-
-def _sort_out(results: Iterable[Entry | BadLine]) -> tuple[list[Entry], list[BadLine]]:
+def _sort_out(results: Iterable[Entry | Problem]) -> tuple[list[Entry], list[Problem]]:
     results = list(results)
-    return [r for r in results if isinstance(r, Entry)], [r for r in results if isinstance(r, BadLine)]
+    return [r for r in results if isinstance(r, Entry)], [r for r in results if isinstance(r, Problem)]
 
 
-def _with_images(entries: list[Entry], progress: bool) -> tuple[list[Entry], list[BadLine]]:
-    """The entries whose image file exists, and a BadLine for each of the others."""
+def _with_images(entries: list[Entry], progress: bool) -> tuple[list[Entry], list[Problem]]:
+    """The entries whose image file exists, and a Problem for each of the others."""
+    folders = {path: DataFolder(path) for path in {e.folder for e in entries}}
     found, missing = [], []
     for e in tqdm(entries, desc="checking images", unit="img", disable=not progress):
-        if os.path.isfile(e.image):
-            found.append(e)
+        issue = folders[e.folder].image_issue(e.rel)
+        if issue:
+            missing.append(issue.at(e.source, e.line))
         else:
-            missing.append(BadLine(e.source, e.line, f"image {e.rel!r} not found in {e.folder}"))
+            found.append(e)
     return found, missing
 
 
-def _usable(labels: Path, progress: bool) -> tuple[list[Entry], list[BadLine]]:
+def _usable(labels: Path, progress: bool) -> tuple[list[Entry], list[Problem]]:
     entries, problems = read_label_file(labels)
     found, missing = _with_images(entries, progress)
     return found, sorted(problems + missing, key=lambda p: p.line)
@@ -183,7 +115,7 @@ class Written:
 
     labels: dict[Path, int]
     n_images: int = 0
-    problems: list[BadLine] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -203,7 +135,7 @@ def _listing(items: Sequence[object], what: str) -> str:
     return "\n".join(lines)
 
 
-def _enforce(problems: Sequence[BadLine], skip_bad: bool) -> None:
+def _enforce(problems: Sequence[Problem], skip_bad: bool) -> None:
     if problems and not skip_bad:
         raise DataToolError(f"{_listing(problems, 'bad lines')}\nfix them, or leave them out with --skip-bad")
 
@@ -269,22 +201,24 @@ class DatasetStats:
     chars: Counter[str] = field(default_factory=Counter)
     fonts: Counter[str] = field(default_factory=Counter)
     sizes: list[tuple[int, int]] = field(default_factory=list)
-    bad_lines: list[BadLine] = field(default_factory=list)
-    missing_images: list[BadLine] = field(default_factory=list)
-    unreadable_images: list[BadLine] = field(default_factory=list)
+    bad_lines: list[Problem] = field(default_factory=list)
+    missing_images: list[Problem] = field(default_factory=list)
+    unreadable_images: list[Problem] = field(default_factory=list)
 
-    def add(self, entry: Entry, font: str | None) -> None:
+    def add(self, entry: Entry, font: str | None, folder: DataFolder) -> None:
+        """Count one line read from a label file in ``folder``, and the header of its image."""
         self.lengths[len(entry.text)] += 1
         self.chars.update(entry.text)
         self.fonts.update([font] if font else [])
-        if not os.path.isfile(entry.image):
-            self.missing_images.append(BadLine(entry.source, entry.line, f"image {entry.rel!r} not found"))
+        if missing := folder.image_issue(entry.rel):
+            self.missing_images.append(missing.at(entry.source, entry.line))
             return
         try:
             with Image.open(entry.image) as img:  # reads the header only
                 self.sizes.append(img.size)
         except (OSError, SyntaxError, ValueError) as exc:
-            self.unreadable_images.append(BadLine(entry.source, entry.line, f"image {entry.rel!r}: {exc}"))
+            unreadable = Problem(entry.source, entry.line, "corrupt_image", f"image {entry.rel!r}: {exc}")
+            self.unreadable_images.append(unreadable)
 
     def length_histogram(self) -> dict[str, int]:
         """Labels per length range in code points (``1-5``, ``6-10``, ...), empty ranges included."""
@@ -332,7 +266,7 @@ class DatasetStats:
         problems = self._problems()
         return "\n".join(lines + ([f"  {_listing(problems, 'problems')}"] if problems else []))
 
-    def _problems(self) -> list[BadLine]:
+    def _problems(self) -> list[Problem]:
         return self.bad_lines + self.missing_images + self.unreadable_images
 
 
@@ -350,9 +284,9 @@ def dataset_stats(label_files: Sequence[Path], charset: Charset | None = None, p
         entries, problems = read_label_file(labels)
         stats.n_lines += len(entries) + len(problems)
         stats.bad_lines += problems
-        fonts = _meta_fonts(labels.parent)
+        fonts, folder = _meta_fonts(labels.parent), DataFolder(labels.parent)
         for entry in tqdm(entries, desc=f"reading {labels.name}", unit="img", disable=not progress):
-            stats.add(entry, fonts.get(entry.rel))
+            stats.add(entry, fonts.get(entry.rel), folder)
     return stats
 
 
@@ -360,7 +294,7 @@ def _meta_fonts(folder: Path) -> dict[str, str]:
     """``image path -> font`` from the ``rec_meta_*.tsv`` files in ``folder`` (``thaiocr synth`` writes them)."""
     fonts: dict[str, str] = {}
     for meta in sorted(folder.glob("rec_meta_*.tsv")):
-        rows = [line.split("\t") for _, line in _numbered_lines(read_text(meta))]
+        rows = [line.split("\t") for _, line in read_lines(meta)]
         header = rows[0] if rows else []
         if "path" not in header or "font" not in header:
             raise DataToolError(f"{meta}:1: expected a header with path and font columns, got {header}")
@@ -414,7 +348,7 @@ def merge_datasets(inputs: Sequence[Path], out_dir: Path, name: str | None = Non
     if name is not None:
         _check_name(name)
     rows: list[tuple[str, Entry]] = []
-    problems: list[BadLine] = []
+    problems: list[Problem] = []
     for labels in _input_label_files(inputs):
         entries, bad = _usable(labels, progress)
         rows += [(name or labels.name, e) for e in entries]
@@ -485,13 +419,10 @@ def _folder_tags(folders: Iterable[Path]) -> dict[Path, str]:
 # --- convert ------------------------------------------------------------------------------------
 
 
-Row = tuple[int, str, str]  # line number, image path, raw text
-
-
 def convert_dataset(src: Path, fmt: str, out_dir: Path, name: str = TRAIN_LABELS, images: Path | None = None,
                     place: Place = "copy", force: bool = False, skip_bad: bool = False,
                     progress: bool = True) -> Written:
-    """Turn another labelling layout (see the module docstring) into the guide's layout.
+    """Turn another labelling layout (see ``thaiocr.labelformats``) into the guide's layout.
 
     Images land in ``out_dir/thai_data/<split>/<path in the source>``, ``<split>`` being ``name``
     less ``rec_gt_`` and its suffix (``rec_gt_val.txt`` -> ``thai_data/val``); labels in ``out_dir/name``.
@@ -514,86 +445,16 @@ def convert_dataset(src: Path, fmt: str, out_dir: Path, name: str = TRAIN_LABELS
     return Written({labels: len(lines)}, len(image_map), problems)
 
 
-def _read_source(src: Path, fmt: str, images: Path | None) -> tuple[list[Entry], list[BadLine]]:
+def _read_source(src: Path, fmt: str, images: Path | None) -> tuple[list[Entry], list[Problem]]:
     if fmt in TABLE_READERS:
-        folder = Path(images) if images else src.parent
-        rows = TABLE_READERS[fmt](src)
-        return _sort_out(r if isinstance(r, BadLine) else _entry(folder, r[1], r[2], src, r[0]) for r in rows)
-    if fmt not in FOLDER_READERS:
+        folder, rows = DataFolder(Path(images) if images else src.parent), TABLE_READERS[fmt](src)
+    elif fmt in FOLDER_READERS:
+        if images:
+            raise DataToolError(f"--images applies to {', '.join(TABLE_READERS)}; {fmt} reads the images in {src}")
+        if not src.is_dir():
+            raise DataToolError(f"{src}: not a folder; the {fmt} format reads a folder of images")
+        folder, rows = DataFolder(src), FOLDER_READERS[fmt](src)
+    else:
         raise DataToolError(f"unknown format {fmt!r}; choose one of {', '.join([*TABLE_READERS, *FOLDER_READERS])}")
-    if images:
-        raise DataToolError(f"--images applies to {', '.join(TABLE_READERS)}; {fmt} reads the images in {src}")
-    if not src.is_dir():
-        raise DataToolError(f"{src}: not a folder; the {fmt} format reads a folder of images")
-    return _sort_out(FOLDER_READERS[fmt](src))
-
-
-def _csv_rows(src: Path) -> Iterator[Row | BadLine]:
-    reader = csv.reader(io.StringIO(read_text(src), newline=""))
-    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    file_col, text_col, exact = 0, 1, True
-    if rows and set(FILE_KEYS) & {cell.strip().lower() for cell in rows[0][1]}:
-        header = [cell.strip().lower() for cell in rows.pop(0)[1]]
-        text_col = next((header.index(k) for k in TEXT_KEYS if k in header), -1)
-        if text_col < 0:
-            raise DataToolError(f"{src}:1: the header {header} has no text column ({', '.join(TEXT_KEYS)})")
-        file_col, exact = next(header.index(k) for k in FILE_KEYS if k in header), False
-    for n, row in rows:
-        if len(row) == 2 or (not exact and len(row) > max(file_col, text_col)):
-            yield n, row[file_col].strip(), row[text_col]
-        else:
-            yield BadLine(src, n, f"expected 2 cells (file name, text), got {len(row)}: quote a text holding commas")
-
-
-def _jsonl_rows(src: Path) -> Iterator[Row | BadLine]:
-    for n, line in _numbered_lines(read_text(src)):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield BadLine(src, n, f"not JSON ({exc.msg})")
-            continue
-        file, text = (next((obj[k] for k in keys if k in obj), None) if isinstance(obj, dict) else None
-                      for keys in (FILE_KEYS, TEXT_KEYS))
-        if isinstance(file, str) and isinstance(text, str):
-            yield n, file, text
-        else:
-            yield BadLine(src, n, 'expected an object with string "file" and "text" values')
-
-
-def _space_rows(src: Path) -> Iterator[Row | BadLine]:
-    for n, line in _numbered_lines(read_text(src)):
-        parts = line.split(None, 1)
-        yield (n, *parts) if len(parts) == 2 else BadLine(src, n, f"no text after the file name in {line!r}")
-
-
-def _tesstrain_entries(folder: Path) -> Iterator[Entry | BadLine]:
-    for gt in sorted(folder.rglob("*.gt.txt")):
-        stem = gt.name.removesuffix(".gt.txt")
-        candidates = [gt.with_name(stem + s) for suffix in IMAGE_SUFFIXES for s in (suffix, suffix.upper())]
-        image = next((c for c in candidates if c.is_file()), None)
-        if image is None:
-            yield BadLine(gt, 0, f"no image {stem}.png (or {', '.join(IMAGE_SUFFIXES[1:])}) beside it")
-            continue
-        text = read_text(gt).removesuffix("\n").removesuffix("\r")
-        yield _entry(folder, image.relative_to(folder).as_posix(), text, gt, 1)
-
-
-def _filename_entries(folder: Path) -> Iterator[Entry | BadLine]:
-    for image in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-        yield _entry(folder, image.relative_to(folder).as_posix(), text_from_filename(image.stem), image, 0)
-
-
-def text_from_filename(stem: str) -> str:
-    """The text of an image named by it: the stem less a trailing ``_<digits>`` duplicate counter."""
-    return DUPLICATE_COUNTER.sub("", stem)
-
-
-TABLE_READERS: dict[str, Callable[[Path], Iterator[Row | BadLine]]] = {
-    "csv": _csv_rows,
-    "jsonl": _jsonl_rows,
-    "space": _space_rows,
-}
-FOLDER_READERS: dict[str, Callable[[Path], Iterator[Entry | BadLine]]] = {
-    "tesstrain": _tesstrain_entries,
-    "filename": _filename_entries,
-}
+    return _sort_out(row if isinstance(row, Problem) else _entry(folder, row.image, row.text, row.source, row.line)
+                     for row in rows)
