@@ -1,3 +1,4 @@
+import dataclasses
 import random
 
 import numpy as np
@@ -6,7 +7,11 @@ from PIL import ImageFont
 
 from conftest import font_named
 from thaiocr import render
+from thaiocr.effects import EffectSettings
 from thaiocr.render import render_line, text_clusters
+
+# Plain text on a flat background: every effect, background and decoration off.
+NO_EFFECTS = EffectSettings.from_dict({f.name: {"probability": 0.0} for f in dataclasses.fields(EffectSettings)})
 
 # --- rendering ----------------------------------------------------------------------------------
 
@@ -46,12 +51,12 @@ def test_render_height_is_about_one_to_two_model_heights(fonts, seed):
 @pytest.mark.parametrize("tracking", [0.0, 1.0])
 @pytest.mark.parametrize("text", ["กี่ปี", "๑,๒๓๔.๕๐", "ฎุ้ปั๋"])
 def test_stacked_marks_and_descenders_are_never_cut_off(fonts, monkeypatch, text, tracking):
-    monkeypatch.setattr(render, "_apply_effects", lambda image, background, rng: image)
     monkeypatch.setattr(render, "TIGHT_CROP_PROBABILITY", 1.0)
     monkeypatch.setattr(render, "TRACKING_PROBABILITY", tracking)
-    for seed in range(5):
+    monkeypatch.setattr(render, "STROKE_PROBABILITY", 0.5)
+    for seed in range(8):
         rng = random.Random(seed)
-        image = render_line(text, font_named(fonts, "Norasi"), rng)
+        image = render_line(text, font_named(fonts, "Norasi"), rng, effects=NO_EFFECTS)
         pixels = np.asarray(image)
         border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
         assert (border == pixels[0, 0]).all(), f"ink touches the edge for seed {seed}"
@@ -65,7 +70,32 @@ def test_clusters_keep_marks_with_their_base():
 def test_letter_spacing_widens_the_line_by_the_gaps_between_clusters(fonts):
     face = ImageFont.truetype(str(font_named(fonts, "Garuda").path), 40, layout_engine=ImageFont.Layout.RAQM)
     margins = (0.0, 0.0, 0.0, 0.0)
-    plain = render._draw_text("กี่ 12", face, margins, (0, 0, 0), (255, 255, 255))
-    spaced = render._draw_text("กี่ 12", face, margins, (0, 0, 0), (255, 255, 255), tracking=10)
-    assert abs(spaced.width - plain.width - 3 * 10) <= 3  # 4 clusters, 3 gaps; kerning is lost
-    assert spaced.height == plain.height
+    plain = render._layout("กี่ 12", face, margins).size
+    spaced = render._layout("กี่ 12", face, margins, tracking=10).size
+    assert abs(spaced[0] - plain[0] - 3 * 10) <= 3  # 4 clusters, 3 gaps; kerning is lost
+    assert spaced[1] == plain[1]
+
+
+def test_a_stroke_widens_the_ink_box_by_its_width_each_side(fonts):
+    face = ImageFont.truetype(str(font_named(fonts, "Garuda").path), 40, layout_engine=ImageFont.Layout.RAQM)
+    plain = render._layout("๑๒๓", face, (0.1, 0.1, 0.1, 0.1))
+    stroked = render._layout("๑๒๓", face, (0.1, 0.1, 0.1, 0.1), stroke=1)
+    width = lambda box: box[2] - box[0]  # noqa: E731
+    assert width(stroked.ink_box) == width(plain.ink_box) + 2
+
+
+def test_default_lines_get_backgrounds_and_effects_but_keep_their_ink(fonts):
+    font = font_named(fonts, "Loma")
+    plain = [render_line("๐๘๑ ๒๓๔", font, random.Random(s), effects=NO_EFFECTS) for s in range(20)]
+    varied = [render_line("๐๘๑ ๒๓๔", font, random.Random(s)) for s in range(20)]
+    assert sum(a.tobytes() != b.tobytes() for a, b in zip(plain, varied, strict=True)) >= 15
+    assert all(ink_pixels(image) > 50 for image in varied)
+
+
+def test_decorations_keep_out_of_the_band_where_marks_would_be(fonts):
+    face = ImageFont.truetype(str(font_named(fonts, "Garuda").path), 40, layout_engine=ImageFont.Layout.RAQM)
+    plain = render._layout("ลามลวน", face, (2.0, 2.0, 2.0, 2.0))
+    zone = render._mark_zone(plain, face)
+    marked = render._layout("ปิ๊ฎู", face, (2.0, 2.0, 2.0, 2.0))
+    assert zone[1] < plain.ink_box[1] and zone[3] > plain.ink_box[3]  # room for marks above and below
+    assert zone[3] - zone[1] >= marked.ink_box[3] - marked.ink_box[1] - 2

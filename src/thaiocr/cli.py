@@ -72,7 +72,19 @@ def _synth_settings(args: argparse.Namespace) -> dict:
         "charset": load_charset(args.dict) if args.dict else None,
         "max_length": args.max_length,
         "height": args.height,
+        "effects": _effect_settings(args.effects),
     }
+
+
+def _effect_settings(path: Path | None):
+    """The effect settings of a YAML file (its top level, or its ``effects`` mapping); defaults without one."""
+    from thaiocr.config import read_yaml_mapping
+    from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
+
+    if path is None:
+        return DEFAULT_EFFECTS
+    data = read_yaml_mapping(path)
+    return EffectSettings.from_dict(data.get("effects", data), where=f"{path}: effects")
 
 
 def _val_fonts(value: str) -> int | list[str]:
@@ -234,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fonts", default="3",
                    help="font families held out for validation: a count or names, comma-separated (default: 3)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--effects", type=Path, default=None, metavar="YAML",
+                   help="effect probabilities and ranges (see `effects.py`; e.g. jpeg: {probability: 0})")
     p.add_argument("--preview", type=int, default=0, metavar="N", help="write a contact sheet of N lines instead")
     p.add_argument("--preview-out", type=Path, default=Path("synth_preview.png"),
                    help="contact sheet path (default: %(default)s)")

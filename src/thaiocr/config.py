@@ -247,7 +247,7 @@ def _check_transforms(transforms: list, where: str) -> None:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Read a recipe, apply ``Key.sub=value`` overrides, validate, resolve paths."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     overridden: set[str] = set()
     for item in overrides or []:
         overridden.add(_apply_override(raw, item))
@@ -303,7 +303,7 @@ def _check_values(config: Config) -> None:
     _ = config.preprocess  # validates image_shape
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml_mapping(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,4 +1,5 @@
-"""Rendering one text line: a font sized to a target height, colours, letter spacing, effects.
+"""Rendering one text line: a font sized to a target height, colours, letter spacing and stroke weight,
+on a background with decorations, through the effect chain.
 
 Every random choice comes from the ``random.Random`` passed in, so a line is a pure function of
 its seed.
@@ -6,46 +7,70 @@ its seed.
 
 from __future__ import annotations
 
-import io
 import math
 import random
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
+from thaiocr.backgrounds import decorate, make_background
 from thaiocr.charset import is_combining
+from thaiocr.effects import DEFAULT_EFFECTS, RGB, EffectSettings, apply_effects
 from thaiocr.fonts import FontInfo
-
-RGB = tuple[int, int, int]
 
 REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling
 INVERTED_PROBABILITY = 0.15
 TIGHT_CROP_PROBABILITY = 0.4
 TRACKING_PROBABILITY = 0.3
 TRACKING_RANGE = (0.03, 0.35)  # extra space between characters, as a fraction of the ink height
+STROKE_PROBABILITY = 0.1  # a 1 px outline in the ink colour: a bolder weight than the face has
+MIN_STROKE_SIZE = 24  # font size below which a 1 px outline would fill the counters
+# The tallest stack above and the deepest below a Thai base (ป + sara i + mai tri, ฎ + sara uu):
+# decorations keep out of that band even when this line has no marks, or they would look like marks.
+MARK_ZONE_PROBE = "\u0e1b\u0e34\u0e4a\u0e0e\u0e39"
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where each piece of text goes on a canvas of ``size``, and the box the ink occupies."""
+
+    pieces: list[tuple[str, float]]  # (text, x offset from the first pen position)
+    origin: tuple[int, int]  # pen position of the first piece
+    size: tuple[int, int]
+    ink_box: tuple[int, int, int, int]
+
+
+@lru_cache(maxsize=1024)
 def _raqm_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    # Loading a face takes ~50 us, so no cache is needed; raqm places stacked Thai marks correctly.
+    """A face at ``size``, reused: raqm places stacked Thai marks correctly."""
     return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
 
 
-def render_line(text: str, font: FontInfo, rng: random.Random, height: int = 32) -> Image.Image:
-    """An RGB image of one text line, about ``height``..``2 * height`` px high, with random effects.
+def render_line(
+    text: str, font: FontInfo, rng: random.Random, height: int = 32, effects: EffectSettings = DEFAULT_EFFECTS
+) -> Image.Image:
+    """An RGB image of one text line, about ``height``..``2 * height`` px high, as a crop of a document.
 
     The font size is chosen so that the ink plus the vertical margins fills a random target height
-    in that range, whatever the script of the digits; the canvas is laid out from the glyph
-    bounding box, so stacked marks and descenders are never clipped.
+    in that range, whatever the script; the canvas is laid out from the glyph bounding boxes, so
+    stacked marks and descenders are never clipped. The text is drawn on a background with
+    decorations, then degraded by the effect chain (see :mod:`thaiocr.effects`).
     """
     margins = _random_margins(rng)
     target_height = rng.triangular(height, 2 * height, height)  # mostly small: they write faster
     ink_height = target_height / (1 + margins[1] + margins[3])
     face = _face_for_ink_height(font.path, text, ink_height)
     tracking = _random_tracking(rng, ink_height)
+    stroke = 1 if face.size >= MIN_STROKE_SIZE and rng.random() < STROKE_PROBABILITY else 0
     foreground, background = _random_colours(rng)
-    image = _draw_text(text, face, margins, foreground, background, tracking)
-    return _apply_effects(image, background, rng)
+    layout = _layout(text, face, margins, tracking, stroke)
+    image = make_background(layout.size, background, rng, effects)
+    keep_clear = _mark_zone(layout, face)
+    decorate(image, keep_clear, foreground, rng, effects, neighbour=lambda: _coverage(layout, face, stroke))
+    _draw_text(image, layout, face, foreground, stroke)
+    return apply_effects(image, background, rng, effects)
 
 
 def _random_margins(rng: random.Random) -> tuple[float, float, float, float]:
@@ -84,24 +109,39 @@ def _tinted(rng: random.Random, level: int) -> RGB:
     return red, green, blue
 
 
-def _draw_text(
-    text: str,
-    face: ImageFont.FreeTypeFont,
-    margins: tuple[float, float, float, float],
-    foreground: RGB,
-    background: RGB,
-    tracking: int = 0,
-) -> Image.Image:
-    pieces = _place_clusters(text, face, tracking) if tracking else [(text, 0)]
+def _layout(text: str, face: ImageFont.FreeTypeFont, margins: tuple[float, float, float, float],
+            tracking: int = 0, stroke: int = 0) -> _Layout:
+    pieces = _place_clusters(text, face, tracking) if tracking else [(text, 0.0)]
     left, top, right, bottom = _union_bbox(face, pieces)
+    left, top, right, bottom = left - stroke, top - stroke, right + stroke, bottom + stroke
     # At least 1 px each side: anti-aliasing can spill a pixel past the glyph box.
     pad_left, pad_top, pad_right, pad_bottom = (max(1, round(m * (bottom - top))) for m in margins)
     size = (right - left + pad_left + pad_right, bottom - top + pad_top + pad_bottom)
-    image = Image.new("RGB", size, background)
+    ink_box = (pad_left, pad_top, pad_left + right - left, pad_top + bottom - top)
+    return _Layout(pieces, (pad_left - left, pad_top - top), size, ink_box)
+
+
+def _mark_zone(layout: _Layout, face: ImageFont.FreeTypeFont) -> tuple[int, int, int, int]:
+    """The ink box grown to the band where this face's marks could be, within the canvas."""
+    _, probe_top, _, probe_bottom = face.getbbox(MARK_ZONE_PROBE)
+    left, top, right, bottom = layout.ink_box
+    return (left, max(0, min(top, layout.origin[1] + probe_top)), right,
+            min(layout.size[1], max(bottom, layout.origin[1] + probe_bottom)))
+
+
+def _draw_text(image: Image.Image, layout: _Layout, face: ImageFont.FreeTypeFont, fill: RGB | int,
+               stroke: int = 0) -> None:
     draw = ImageDraw.Draw(image)
-    for piece, x in pieces:
-        draw.text((pad_left - left + x, pad_top - top), piece, font=face, fill=foreground)
-    return image
+    x0, y0 = layout.origin
+    for piece, x in layout.pieces:
+        draw.text((x0 + x, y0), piece, font=face, fill=fill, stroke_width=stroke, stroke_fill=fill)
+
+
+def _coverage(layout: _Layout, face: ImageFont.FreeTypeFont, stroke: int) -> Image.Image:
+    """The line's own ink as an "L" mask: slices of it stand in for the lines above and below."""
+    mask = Image.new("L", layout.size, 0)
+    _draw_text(mask, layout, face, 255, stroke)
+    return mask
 
 
 def text_clusters(text: str) -> list[str]:
@@ -134,41 +174,3 @@ def _union_bbox(face: ImageFont.FreeTypeFont, pieces: list[tuple[str, float]]) -
         math.ceil(max(box[2] + x for box, x in inked)),
         max(box[3] for box, _ in inked),
     )
-
-
-def _apply_effects(image: Image.Image, background: RGB, rng: random.Random) -> Image.Image:
-    if rng.random() < 0.3:
-        image = image.rotate(
-            rng.uniform(-3.0, 3.0), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=background
-        )
-    if rng.random() < 0.25:
-        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
-    if rng.random() < 0.3:
-        image = _change_brightness_contrast(image, rng)
-    if rng.random() < 0.3:
-        image = _add_gaussian_noise(image, rng)
-    if rng.random() < 0.3:
-        image = _jpeg_round_trip(image, rng.randint(30, 90))
-    return image
-
-
-def _change_brightness_contrast(image: Image.Image, rng: random.Random) -> Image.Image:
-    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.75, 1.25))
-    return ImageEnhance.Contrast(image).enhance(rng.uniform(0.6, 1.3))
-
-
-def _add_gaussian_noise(image: Image.Image, rng: random.Random) -> Image.Image:
-    noise_rng = np.random.default_rng(rng.getrandbits(64))
-    pixels = np.asarray(image, dtype=np.float32)
-    # One value per pixel for all three channels: luminance noise, as a scanner or camera adds.
-    noise = noise_rng.standard_normal((*pixels.shape[:2], 1), dtype=np.float32)
-    pixels = pixels + noise * rng.uniform(3.0, 15.0)
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")

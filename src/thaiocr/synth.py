@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from thaiocr.charset import Charset
+from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write, atomic_write_text
 from thaiocr.fonts import FontInfo, discover_fonts, font_covers
@@ -74,6 +75,7 @@ class _SplitJob:
     fonts: tuple[FontInfo, ...]
     source: TextSource
     height: int
+    effects: EffectSettings
 
 
 # (split, chunks of sample indices) -> the chunks' samples, in order
@@ -93,11 +95,13 @@ def generate_dataset(
     charset: Charset | None = None,
     max_length: int = DEFAULT_MAX_LENGTH,
     height: int = 32,
+    effects: EffectSettings = DEFAULT_EFFECTS,
 ) -> dict:
     """Write a synthetic dataset (layout in the module docstring); return its manifest.
 
     Texts come from ``source`` (a text source name or mix, see :mod:`thaiocr.textsource`), kept
-    to ``charset`` and ``max_length``; lines are rendered ``height`` to ``2 * height`` px high.
+    to ``charset`` and ``max_length``; lines are rendered ``height`` to ``2 * height`` px high,
+    degraded as ``effects`` says.
     Validation images use only the font families picked by ``val_fonts`` (a count, or family or
     face names; see :func:`choose_val_families`): training never sees any face of those families.
     Re-running into the same folder overwrites it.
@@ -111,7 +115,8 @@ def generate_dataset(
         if counts[split] and not split_fonts[split]:
             raise ThaiOCRError(f"no fonts left for the {split} split; hold out fewer fonts")
     text_source = TextSource(source, charset, max_length)
-    jobs = {split: _SplitJob(out_dir, split, seed, tuple(split_fonts[split]), text_source, height) for split in SPLITS}
+    jobs = {split: _SplitJob(out_dir, split, seed, tuple(split_fonts[split]), text_source, height, effects)
+            for split in SPLITS}
     workers = min(max(1, workers or os.cpu_count() or 1), math.ceil(sum(counts.values()) / CHUNK_SIZE))
     usage = {}
     with _chunk_runner(jobs, workers) as run_chunks:
@@ -119,7 +124,7 @@ def generate_dataset(
             samples = _generate_split(jobs[split], counts[split], run_chunks, progress)
             _write_split_files(out_dir, split, samples)
             usage[split] = dict(sorted(Counter(s.font for s in samples).items()))
-    manifest = _manifest(seed, counts, split_fonts, val_families, usage, text_source)
+    manifest = {**_manifest(seed, counts, split_fonts, val_families, usage, text_source), "effects": effects.to_dict()}
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
@@ -246,7 +251,7 @@ def _make_sample(job: _SplitJob, index: int) -> _Sample:
     rng = random.Random(sample_seed(job.seed, job.split, index))
     kind, text, font = pick_text_and_font(rng, job.fonts, job.source, index)
     path = f"{IMAGE_ROOT}/{job.split}/{index + 1:06d}.png"
-    render_line(text, font, rng, job.height).save(job.out_dir / path, format="PNG", compress_level=1)
+    render_line(text, font, rng, job.height, job.effects).save(job.out_dir / path, format="PNG", compress_level=1)
     return _Sample(path, text, font.name, kind)
 
 
@@ -326,7 +331,8 @@ CAPTION_FAMILIES = ("Loma", "Garuda", "ArundinaSans", "Waree")  # clear faces fo
 def render_samples(count: int, seed: int = 0, split: str = "train", val_fonts: int | Sequence[str] = 3,
                    fonts: Sequence[FontInfo] | None = None, source: SourceSpec = "numbers",
                    charset: Charset | None = None, max_length: int = DEFAULT_MAX_LENGTH,
-                   height: int = 32) -> list[tuple[Image.Image, str, FontInfo]]:
+                   height: int = 32, effects: EffectSettings = DEFAULT_EFFECTS,
+                   ) -> list[tuple[Image.Image, str, FontInfo]]:
     """The first ``count`` samples of a split exactly as :func:`generate_dataset` would write them."""
     split_fonts, _ = fonts_by_split(fonts if fonts is not None else discover_fonts(), val_fonts)
     text_source = TextSource(source, charset, max_length)
@@ -334,7 +340,7 @@ def render_samples(count: int, seed: int = 0, split: str = "train", val_fonts: i
     for index in range(count):
         rng = random.Random(sample_seed(seed, split, index))
         _, text, font = pick_text_and_font(rng, split_fonts[split], text_source, index)
-        samples.append((render_line(text, font, rng, height), text, font))
+        samples.append((render_line(text, font, rng, height, effects), text, font))
     return samples
 
 

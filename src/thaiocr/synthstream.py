@@ -19,6 +19,7 @@ from thaiocr.augment import LineAugment
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, SynthConfig
 from thaiocr.data import RecDataset, load_split
+from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, discover_fonts
 from thaiocr.preprocess import Preprocess
@@ -33,7 +34,7 @@ class SynthDataset:
     """``(BGR uint8 [H, w, 3] image, text)`` samples rendered on demand, like :class:`RecDataset`'s."""
 
     def __init__(self, fonts: Sequence[FontInfo], count: int, seed: int, split: str, preprocess: Preprocess,
-                 source: TextSource) -> None:
+                 source: TextSource, effects: EffectSettings = DEFAULT_EFFECTS) -> None:
         if not fonts:
             raise ThaiOCRError(f"SynthDataSet: no fonts left for the {split} split; hold out fewer fonts")
         self.fonts = tuple(fonts)
@@ -42,6 +43,7 @@ class SynthDataset:
         self.split = split
         self.preprocess = preprocess
         self.source = source
+        self.effects = effects
         self.epoch = 0  # set by the trainer at the start of every epoch
         self.augment: LineAugment | None = None
         self._images: list[np.ndarray] | None = None
@@ -65,7 +67,7 @@ class SynthDataset:
             raise IndexError(index)
         rng = random.Random(sample_seed(self.seed, self.split, index, epoch=self.epoch))
         _, text, font = pick_text_and_font(rng, self.fonts, self.source, index)
-        return self.preprocess.resize(render_line(text, font, rng, height=self.preprocess.height)), text
+        return self.preprocess.resize(render_line(text, font, rng, self.preprocess.height, self.effects)), text
 
     @property
     def preloaded(self) -> bool:
@@ -128,7 +130,8 @@ def build_synth_split(dataset: DatasetConfig, split: str, charset: Charset, max_
     name = SPLIT_NAMES[split]
     seed = default_seed if settings.seed is None else settings.seed
     source = TextSource(settings.source, charset, max_text_length)
-    synthetic = SynthDataset(split_fonts[name], settings.samples_per_epoch, seed, name, preprocess, source)
+    effects = EffectSettings.from_dict(settings.effects, where=f"{split}.dataset.synth.effects")
+    synthetic = SynthDataset(split_fonts[name], settings.samples_per_epoch, seed, name, preprocess, source, effects)
     if not dataset.label_file_list:
         return synthetic
     real = load_split(dataset, charset, max_text_length, preprocess, split)

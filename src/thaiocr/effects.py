@@ -1,0 +1,534 @@
+"""Degradations of synthetic text-line images, and the settings of every synthetic-image variation.
+
+:func:`apply_effects` runs a fixed chain, in the order a printed page meets them on its way to a
+crop: ink (bleed or erosion), rotation, perspective, shadow, uneven light, motion blur, gaussian
+blur, downscale (resolution loss), tone (brightness, contrast, gamma), noise, JPEG. Each effect
+fires with its own probability and draws its strengths from its own ranges (:class:`EffectSettings`,
+which also holds the backgrounds and decorations of :mod:`thaiocr.backgrounds`).
+
+The output is RGB. Rotation grows the canvas to hold the rotated corners (``expand``);
+perspective makes the canvas the bounding box of the warped corners, a few pixels larger or
+smaller. Nothing is cropped; uncovered corners take the ``background`` colour. Every other effect
+keeps the size. Randomness comes only from the ``random.Random`` passed in: the same seed gives the
+same bytes in every process. The chain works on uint8 arrays with Pillow built-ins and integer
+numpy arithmetic, to fit the data engine's budget (``bench/effects_speed.py`` times it).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from thaiocr.config import ConfigError, _did_you_mean
+
+RGB = tuple[int, int, int]
+
+# --- settings -----------------------------------------------------------------------------------
+# Every field carries the bounds a value must stay within; a range is [low, high] with low <= high.
+
+
+def _chance(default: float) -> Any:
+    return field(default=default, metadata={"within": (0.0, 1.0)})
+
+
+def _span(low: float, high: float, within: tuple[float, float]) -> Any:
+    return field(default=(low, high), metadata={"within": within})
+
+
+def _check_value(name: str, value: Any, default: Any, within: tuple[float, float]) -> None:
+    is_range = isinstance(default, tuple)
+    kind = type(default[0]) if is_range else type(default)
+    if is_range and not (isinstance(value, tuple) and len(value) == 2):
+        raise ConfigError(f"{name}: expected [low, high], got {value!r}")
+    for number in value if is_range else (value,):
+        if isinstance(number, bool) or not isinstance(number, int if kind is int else int | float):
+            raise ConfigError(f"{name}: expected {'an integer' if kind is int else 'a number'}, got {number!r}")
+        if not within[0] <= number <= within[1]:
+            raise ConfigError(f"{name}: {number!r} is outside [{within[0]}, {within[1]}]")
+    if is_range and value[0] > value[1]:
+        raise ConfigError(f"{name}: low {value[0]!r} is above high {value[1]!r}")
+
+
+@dataclass(frozen=True)
+class _Section:
+    """One effect's settings: ``probability`` that it fires, then its parameter ranges."""
+
+    probability: float = _chance(0.0)
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            _check_value(item.name, getattr(self, item.name), item.default, item.metadata["within"])
+
+
+@dataclass(frozen=True)
+class Ink(_Section):
+    """Strokes thicken (bleed) or thin (erosion) by up to a pixel each side, blended in by the ranges.
+
+    Erosion is milder by default: a full pixel off each side erases a thin font's strokes.
+    """
+
+    probability: float = _chance(0.15)
+    bleed_probability: float = _chance(0.5)  # the rest thins
+    bleed: tuple[float, float] = _span(0.4, 1.0, (0.0, 1.0))
+    erosion: tuple[float, float] = _span(0.2, 0.6, (0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Rotation(_Section):
+    probability: float = _chance(0.2)
+    degrees: tuple[float, float] = _span(-2.0, 2.0, (-45.0, 45.0))
+
+
+@dataclass(frozen=True)
+class Perspective(_Section):
+    """Each corner moves up to ``shift`` x the image height along each axis."""
+
+    probability: float = _chance(0.1)
+    shift: tuple[float, float] = _span(0.02, 0.08, (0.0, 0.5))
+
+
+@dataclass(frozen=True)
+class Shadow(_Section):
+    """A half-plane darkened by ``darkness``, behind a soft edge ``softness`` x the height wide."""
+
+    probability: float = _chance(0.08)
+    darkness: tuple[float, float] = _span(0.15, 0.45, (0.0, 1.0))
+    softness: tuple[float, float] = _span(0.2, 1.5, (0.01, 100.0))
+
+
+@dataclass(frozen=True)
+class UnevenLight(_Section):
+    """A smooth illumination falloff (gradient and vignette) darkening by up to ``strength``."""
+
+    probability: float = _chance(0.25)
+    strength: tuple[float, float] = _span(0.05, 0.3, (0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class MotionBlur(_Section):
+    probability: float = _chance(0.05)
+    length: tuple[float, float] = _span(2.0, 5.0, (1.0, 15.0))  # pixels
+    degrees: tuple[float, float] = _span(0.0, 180.0, (-360.0, 360.0))
+
+
+@dataclass(frozen=True)
+class Blur(_Section):
+    probability: float = _chance(0.25)
+    sigma: tuple[float, float] = _span(0.3, 1.0, (0.1, 5.0))  # pixels
+
+
+@dataclass(frozen=True)
+class Downscale(_Section):
+    """Down by ``factor`` (area average), back up bilinearly: the detail of a smaller scan."""
+
+    probability: float = _chance(0.15)
+    factor: tuple[float, float] = _span(0.5, 0.9, (0.05, 1.0))
+
+
+@dataclass(frozen=True)
+class Tone(_Section):
+    probability: float = _chance(0.4)
+    brightness: tuple[float, float] = _span(0.85, 1.15, (0.0, 4.0))
+    contrast: tuple[float, float] = _span(0.7, 1.2, (0.0, 4.0))
+    gamma: tuple[float, float] = _span(0.75, 1.35, (0.1, 10.0))
+
+
+@dataclass(frozen=True)
+class Noise(_Section):
+    """Gaussian luminance noise of ``sigma`` grey levels; sometimes salt and pepper on top."""
+
+    probability: float = _chance(0.35)
+    sigma: tuple[float, float] = _span(2.0, 10.0, (0.0, 64.0))
+    salt_pepper_probability: float = _chance(0.1)
+    salt_pepper: tuple[float, float] = _span(0.0005, 0.003, (0.0, 0.2))  # fraction of the pixels
+
+
+@dataclass(frozen=True)
+class Jpeg(_Section):
+    probability: float = _chance(0.3)
+    quality: tuple[int, int] = _span(35, 90, (1, 95))
+
+
+@dataclass(frozen=True)
+class Paper(_Section):
+    """Paper texture: ``blotches`` and ``grain`` are grey-level amplitudes, ``fibres`` a count."""
+
+    probability: float = _chance(0.4)
+    blotches: tuple[float, float] = _span(3.0, 12.0, (0.0, 64.0))
+    grain: tuple[float, float] = _span(1.0, 5.0, (0.0, 64.0))
+    fibres: tuple[int, int] = _span(0, 6, (0, 1000))
+
+
+@dataclass(frozen=True)
+class Gradient(_Section):
+    """A colour gradient across the background, ``spread`` grey levels from end to end."""
+
+    probability: float = _chance(0.25)
+    spread: tuple[float, float] = _span(5.0, 30.0, (0.0, 255.0))
+
+
+@dataclass(frozen=True)
+class Underline(_Section):
+    probability: float = _chance(0.03)
+    thickness: tuple[int, int] = _span(1, 2, (1, 100))  # pixels
+    gap: tuple[float, float] = _span(0.0, 0.15, (0.0, 2.0))  # below the ink, x the ink height
+
+
+@dataclass(frozen=True)
+class Rules(_Section):
+    """Table rules: horizontal ones in the top and/or bottom margin, sometimes a vertical one too."""
+
+    probability: float = _chance(0.06)
+    thickness: tuple[int, int] = _span(1, 2, (1, 100))  # pixels
+    vertical_probability: float = _chance(0.3)
+
+
+@dataclass(frozen=True)
+class Intruders(_Section):
+    """A slice of a neighbouring line at the top or bottom edge, ``height`` x the image height."""
+
+    probability: float = _chance(0.1)
+    height: tuple[float, float] = _span(0.05, 0.3, (0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class EffectSettings:
+    """Every synthetic-image variation: the effect chain (in its order), backgrounds, decorations."""
+
+    ink: Ink = field(default_factory=Ink)
+    rotation: Rotation = field(default_factory=Rotation)
+    perspective: Perspective = field(default_factory=Perspective)
+    shadow: Shadow = field(default_factory=Shadow)
+    uneven_light: UnevenLight = field(default_factory=UnevenLight)
+    motion_blur: MotionBlur = field(default_factory=MotionBlur)
+    blur: Blur = field(default_factory=Blur)
+    downscale: Downscale = field(default_factory=Downscale)
+    tone: Tone = field(default_factory=Tone)
+    noise: Noise = field(default_factory=Noise)
+    jpeg: Jpeg = field(default_factory=Jpeg)
+    paper: Paper = field(default_factory=Paper)
+    gradient: Gradient = field(default_factory=Gradient)
+    underline: Underline = field(default_factory=Underline)
+    rules: Rules = field(default_factory=Rules)
+    intruders: Intruders = field(default_factory=Intruders)
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None, where: str = "effects") -> EffectSettings:
+        """Settings from plain data (as read from YAML); what it leaves out keeps its default.
+
+        ``{"jpeg": {"probability": 0}, "blur": {"sigma": [0.5, 2]}}`` turns JPEG off and widens
+        the blur. A single number for a range fixes the value. ``where`` prefixes error messages.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of effect names, got {data!r}")
+        defaults = cls()
+        names = [item.name for item in fields(cls)]
+        sections = {}
+        for name, raw in data.items():
+            if name not in names:
+                raise ConfigError(f"{where}: unknown effect {name!r}{_did_you_mean(str(name), names)}")
+            sections[name] = _section_from_dict(getattr(defaults, name), raw, f"{where}.{name}")
+        return cls(**sections)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain, JSON- and YAML-ready data that :meth:`from_dict` turns back into these settings."""
+        return {item.name: _section_to_dict(getattr(self, item.name)) for item in fields(self)}
+
+
+DEFAULT_EFFECTS = EffectSettings()
+
+
+def _section_to_dict(section: _Section) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in vars(section).items()}
+
+
+def _section_from_dict(default: _Section, raw: Any, where: str) -> _Section:
+    if raw is None:
+        return default
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {raw!r}")
+    keys = [item.name for item in fields(default)]
+    changes = {}
+    for key, value in raw.items():
+        if key not in keys:
+            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), keys)}")
+        changes[key] = _coerce(value, getattr(default, key))
+    try:
+        return replace(default, **changes)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}") from None
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """YAML shapes to field shapes: a list or a single number to a range, numeric text to a number."""
+    if isinstance(default, tuple):
+        items = value if isinstance(value, list | tuple) else [value, value]
+        return tuple(_coerce(item, default[0]) for item in items)
+    # YAML 1.1 reads "1e-3" (no dot) as text; integer settings stay as given so validation can say so.
+    if isinstance(default, float) and isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+# --- the chain ----------------------------------------------------------------------------------
+
+Effect = Callable[[np.ndarray, Any, RGB, random.Random], np.ndarray]
+
+
+def apply_effects(
+    image: Image.Image, background: RGB, rng: random.Random, settings: EffectSettings = DEFAULT_EFFECTS
+) -> Image.Image:
+    """The image after the chain of effects (order and size contracts in the module docstring).
+
+    ``background`` is the paper colour: it fills corners uncovered by rotation or perspective,
+    and tells whether the ink is darker or lighter than the paper.
+    """
+    pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    for name, effect in _CHAIN:
+        section = getattr(settings, name)
+        if rng.random() < section.probability:
+            pixels = effect(pixels, section, background, rng)
+    return Image.fromarray(pixels)
+
+
+def _ink(pixels: np.ndarray, ink: Ink, background: RGB, rng: random.Random) -> np.ndarray:
+    thicken = rng.random() < ink.bleed_probability
+    dark_ink = _luminance(background) >= 128
+    # A 3x3 minimum spreads dark strokes over light paper; a maximum spreads light ones.
+    spread = _spread(pixels, np.minimum if thicken == dark_ink else np.maximum)
+    return _mix(pixels, spread, rng.uniform(*(ink.bleed if thicken else ink.erosion)))
+
+
+def _rotation(pixels: np.ndarray, rotation: Rotation, background: RGB, rng: random.Random) -> np.ndarray:
+    image = Image.fromarray(pixels).rotate(
+        rng.uniform(*rotation.degrees), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=background
+    )
+    return np.asarray(image)
+
+
+def _perspective(pixels: np.ndarray, perspective: Perspective, background: RGB, rng: random.Random) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    reach = rng.uniform(*perspective.shift) * height
+    corners = [(0, 0), (width, 0), (width, height), (0, height)]
+    moved = [(x + rng.uniform(-reach, reach), y + rng.uniform(-reach, reach)) for x, y in corners]
+    left, top = min(x for x, _ in moved), min(y for _, y in moved)
+    moved = [(x - left, y - top) for x, y in moved]
+    size = (max(1, math.ceil(max(x for x, _ in moved))), max(1, math.ceil(max(y for _, y in moved))))
+    image = Image.fromarray(pixels).transform(
+        size,
+        Image.Transform.PERSPECTIVE,
+        _homography(moved, corners),
+        resample=Image.Resampling.BILINEAR,
+        fillcolor=background,
+    )
+    return np.asarray(image)
+
+
+def _homography(targets: list[tuple[float, float]], sources: list[tuple[float, float]]) -> tuple[float, ...]:
+    """Pillow's eight PERSPECTIVE coefficients that map each target point to its source point."""
+    rows, values = [], []
+    for (x, y), (u, v) in zip(targets, sources, strict=True):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        values += [u, v]
+    return tuple(np.linalg.solve(np.array(rows), np.array(values)).tolist())
+
+
+def _shadow(pixels: np.ndarray, shadow: Shadow, background: RGB, rng: random.Random) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    angle = rng.uniform(0, 2 * math.pi)
+    # Signed distance from an edge through a random point, in penumbra widths: 0..1 is the soft edge.
+    x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
+    penumbra = rng.uniform(*shadow.softness) * height
+    columns = (np.arange(width, dtype=np.float32) - x0) * (math.cos(angle) / penumbra) + 0.5
+    rows = (np.arange(height, dtype=np.float32) - y0) * (math.sin(angle) / penumbra)
+    inside = np.clip(rows[:, None] + columns[None, :], 0, 1)
+    return _shade(pixels, 1 - rng.uniform(*shadow.darkness) * inside)
+
+
+def _uneven_light(pixels: np.ndarray, light: UnevenLight, background: RGB, rng: random.Random) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    xs, ys = np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = _unit_span(xs * math.cos(angle), ys * math.sin(angle))
+    cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+    vignette = _unit_span((xs - cx) ** 2, (ys - cy) ** 2)  # squared distance from a random centre
+    share = rng.random()
+    columns, rows = (share * r + (1 - share) * v for r, v in zip(ramp, vignette, strict=True))
+    strength = rng.uniform(*light.strength)
+    return _shade(pixels, (1 - strength * rows)[:, None] - (strength * columns)[None, :])
+
+
+def _unit_span(columns: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row terms rescaled so that ``column + row`` spans 0..1 over the image.
+
+    Ramps and squared distances are such sums, and so are their mixes: no whole-image arithmetic.
+    """
+    columns, rows = columns - columns.min(), rows - rows.min()
+    extent = max(float(columns.max() + rows.max()), 1e-6)
+    return columns / extent, rows / extent
+
+
+def _motion_blur(pixels: np.ndarray, blur: MotionBlur, background: RGB, rng: random.Random) -> np.ndarray:
+    length, angle = rng.uniform(*blur.length), math.radians(rng.uniform(*blur.degrees))
+    steps = 2 * math.ceil(length) + 1
+    taps: dict[tuple[int, int], float] = {}
+    # Points along a segment centred on the pixel, each split bilinearly over its four neighbours.
+    for step in range(steps):
+        t = length * (step / (steps - 1) - 0.5)
+        x, y = t * math.cos(angle), -t * math.sin(angle)
+        x0, y0 = math.floor(x), math.floor(y)
+        fx, fy = x - x0, y - y0
+        corners = {(y0, x0): (1 - fx) * (1 - fy), (y0, x0 + 1): fx * (1 - fy), (y0 + 1, x0): (1 - fx) * fy}
+        for offset, weight in {**corners, (y0 + 1, x0 + 1): fx * fy}.items():
+            taps[offset] = taps.get(offset, 0.0) + weight
+    return _convolve(pixels, taps)
+
+
+def _blur(pixels: np.ndarray, blur: Blur, background: RGB, rng: random.Random) -> np.ndarray:
+    sigma = rng.uniform(*blur.sigma)
+    radius = max(1, math.ceil(2 * sigma))  # two sigmas hold 95% of the weight
+    weights = {k: math.exp(-(k * k) / (2 * sigma * sigma)) for k in range(-radius, radius + 1)}
+    rows = _convolve(pixels, {(0, k): weight for k, weight in weights.items()})
+    return _convolve(rows, {(k, 0): weight for k, weight in weights.items()})
+
+
+def _downscale(pixels: np.ndarray, downscale: Downscale, background: RGB, rng: random.Random) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    factor = rng.uniform(*downscale.factor)
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    image = Image.fromarray(pixels).resize(small, Image.Resampling.BOX)
+    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _tone(pixels: np.ndarray, tone: Tone, background: RGB, rng: random.Random) -> np.ndarray:
+    levels = np.arange(256, dtype=np.float32) / 255
+    curve = (levels ** rng.uniform(*tone.gamma) - 0.5) * rng.uniform(*tone.contrast) + 0.5
+    table = np.clip(curve * rng.uniform(*tone.brightness) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.take(table, pixels)
+
+
+# Standard normal quantiles at the centres of 256 equal-probability bins: a uniform random byte
+# indexes them into a Gaussian draw (tails cut at 2.9 sigma), much faster than numpy's sampler.
+_GAUSSIAN_BINS = np.array([NormalDist().inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
+
+
+def _noise(pixels: np.ndarray, noise: Noise, background: RGB, rng: random.Random) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    table = np.round(_GAUSSIAN_BINS * rng.uniform(*noise.sigma)).astype(np.int16)
+    draws = np.frombuffer(rng.randbytes(height * width), dtype=np.uint8).reshape(height, width)
+    # One value per pixel for all three channels: luminance noise, as a scanner or camera adds.
+    noisy = (pixels.astype(np.int16) + _per_channel(np.take(table, draws))).clip(0, 255).astype(np.uint8)
+    if rng.random() < noise.salt_pepper_probability:
+        _salt_and_pepper(noisy, rng.uniform(*noise.salt_pepper), rng)
+    return noisy
+
+
+def _salt_and_pepper(pixels: np.ndarray, amount: float, rng: random.Random) -> None:
+    """Set about ``amount`` of the pixels to black or white, half each, in place."""
+    flat = pixels.reshape(-1, 3)
+    count = round(amount * len(flat))
+    spots = np.frombuffer(rng.randbytes(4 * count), dtype=np.uint32) % len(flat)
+    flat[spots[: count // 2]] = 0
+    flat[spots[count // 2 :]] = 255
+
+
+def _jpeg(pixels: np.ndarray, jpeg: Jpeg, background: RGB, rng: random.Random) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=rng.randint(*jpeg.quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded)  # RGB in, RGB out
+
+
+_CHAIN: tuple[tuple[str, Effect], ...] = (
+    ("ink", _ink),
+    ("rotation", _rotation),
+    ("perspective", _perspective),
+    ("shadow", _shadow),
+    ("uneven_light", _uneven_light),
+    ("motion_blur", _motion_blur),
+    ("blur", _blur),
+    ("downscale", _downscale),
+    ("tone", _tone),
+    ("noise", _noise),
+    ("jpeg", _jpeg),
+)
+CHAIN_ORDER = tuple(name for name, _ in _CHAIN)  # the effects of EffectSettings; the rest are backgrounds, decorations
+
+# --- array helpers ------------------------------------------------------------------------------
+
+
+def _luminance(colour: RGB) -> float:
+    """Rec. 601 luma of an RGB colour, 0..255."""
+    red, green, blue = colour
+    return 0.299 * red + 0.587 * green + 0.114 * blue
+
+
+def _shade(pixels: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Pixels times a ``[height, width]`` gain in 0..1, in 8-bit fixed point."""
+    scale = _per_channel((gain * 256 + 0.5).astype(np.uint16))
+    return ((pixels.astype(np.uint16) * scale) >> 8).astype(np.uint8)
+
+
+def _per_channel(plane: np.ndarray) -> np.ndarray:
+    """``[height, width]`` -> ``[height, width, 3]``: a copy is several times faster to use than a broadcast."""
+    return np.stack((plane, plane, plane), axis=-1)
+
+
+def _mix(first: np.ndarray, second: np.ndarray, share: float) -> np.ndarray:
+    """``(1 - share) * first + share * second`` for uint8 arrays, in 8-bit fixed point."""
+    weight = round(share * 256)
+    total = first.astype(np.uint16) * (256 - weight) + second.astype(np.uint16) * weight + 128
+    return (total >> 8).astype(np.uint8)
+
+
+def _spread(pixels: np.ndarray, pick: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """A 3x3 minimum or maximum filter (``pick``), separable: rows then columns."""
+    padded = _pad_edges(pixels, 1, 1)
+    rows = pick(pick(padded[:-2], padded[1:-1]), padded[2:])
+    return pick(pick(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+
+
+def _convolve(pixels: np.ndarray, taps: dict[tuple[int, int], float]) -> np.ndarray:
+    """Weighted sum of shifted copies, ``{(dy, dx): weight}``, weights normalised to sum 1.
+
+    Weights become integers summing to 256, so the sum of uint8 values fits uint16 exactly.
+    """
+    scale = 256 / sum(taps.values())
+    weights = {offset: round(weight * scale) for offset, weight in taps.items()}
+    heaviest = max(weights, key=weights.__getitem__)
+    weights[heaviest] += 256 - sum(weights.values())
+    ry = max(abs(dy) for dy, _ in weights)
+    rx = max(abs(dx) for _, dx in weights)
+    padded = _pad_edges(pixels, ry, rx).astype(np.uint16)
+    height, width = pixels.shape[:2]
+    total = np.full(pixels.shape, 128, dtype=np.uint16)  # rounds the final shift
+    for (dy, dx), weight in weights.items():
+        if weight:
+            total += padded[ry + dy : ry + dy + height, rx + dx : rx + dx + width] * np.uint16(weight)
+    return (total >> 8).astype(np.uint8)
+
+
+def _pad_edges(pixels: np.ndarray, ry: int, rx: int) -> np.ndarray:
+    """``pixels`` with ``ry`` rows and ``rx`` columns of repeated edge pixels on each side (np.pad is slow)."""
+    height, width = pixels.shape[:2]
+    padded = np.empty((height + 2 * ry, width + 2 * rx, *pixels.shape[2:]), dtype=pixels.dtype)
+    padded[ry : ry + height, rx : rx + width] = pixels
+    padded[:ry, rx : rx + width] = pixels[:1]
+    padded[ry + height :, rx : rx + width] = pixels[-1:]
+    padded[:, :rx] = padded[:, rx : rx + 1]
+    padded[:, rx + width :] = padded[:, rx + width - 1 : rx + width]
+    return padded
