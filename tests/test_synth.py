@@ -176,3 +176,12 @@ def test_synth_preview_from_the_command_line(fonts, tmp_path, capsys):
     assert main(["-q", "synth", "--preview", "2", "--preview-out", str(out), "--source", "phrases",
                  "--dict", "thai_full"]) == 0
     assert out.exists() and "contact sheet of 2" in capsys.readouterr().out
+
+
+def test_the_font_picker_offers_exactly_the_fonts_that_cover_a_text(fonts):
+    picker = synth.FontPicker(fonts)
+    for text in ["กี่ 12", "081-234", "๐๘๑", "Hello ๑", "ฦๅ", "\u0e40\u0e01\u0e49"]:
+        families, faces = picker._families_of(picker._mask(text))
+        offered = {font.name for family in families for font in faces[family]}
+        assert offered == {font.name for font in fonts if font_covers(font, text)}, text
+    assert "TlwgMono" not in {f.name for fs in picker._families_of(picker._mask("กี่"))[1].values() for f in fs}

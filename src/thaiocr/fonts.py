@@ -10,7 +10,7 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
@@ -41,7 +41,7 @@ class FontInfo:
     name: str
     chars: frozenset[str]
 
-    @property
+    @cached_property
     def family(self) -> str:
         """``Garuda`` for ``Garuda-BoldOblique`` or ``FreeSerif`` for ``FreeSerifBoldItalic``.
 

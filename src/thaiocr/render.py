@@ -123,10 +123,16 @@ def _layout(text: str, face: ImageFont.FreeTypeFont, margins: tuple[float, float
 
 def _mark_zone(layout: _Layout, face: ImageFont.FreeTypeFont) -> tuple[int, int, int, int]:
     """The ink box grown to the band where this face's marks could be, within the canvas."""
-    _, probe_top, _, probe_bottom = face.getbbox(MARK_ZONE_PROBE)
+    probe_top, probe_bottom = _mark_extent(face.path, face.size)
     left, top, right, bottom = layout.ink_box
     return (left, max(0, min(top, layout.origin[1] + probe_top)), right,
             min(layout.size[1], max(bottom, layout.origin[1] + probe_bottom)))
+
+
+@lru_cache(maxsize=1024)
+def _mark_extent(path: str, size: int) -> tuple[int, int]:
+    _, top, _, bottom = _raqm_font(Path(path), size).getbbox(MARK_ZONE_PROBE)
+    return top, bottom
 
 
 def _draw_text(image: Image.Image, layout: _Layout, face: ImageFont.FreeTypeFont, fill: RGB | int,

@@ -46,7 +46,8 @@ from thaiocr.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
 # dataset whose manifest has another version. 2: validation holds out whole families, not faces.
 # 3: letter-spaced lines; digit groups split by spaces in plain runs and national IDs.
 # 4: texts from thaiocr.textsource (the meta files' kind column names the source part).
-SYNTH_VERSION = 4
+# 5: backgrounds, decorations and the effects module; lines written `height` px high.
+SYNTH_VERSION = 5
 IMAGE_ROOT = "thai_data"
 SPLITS = ("train", "val")
 # Default held-out families, one per kind of letter shape: looped (Laksaman, the free clone of
@@ -72,7 +73,7 @@ class _SplitJob:
     out_dir: Path
     split: str
     seed: int
-    fonts: tuple[FontInfo, ...]
+    fonts: FontPicker
     source: TextSource
     height: int
     effects: EffectSettings
@@ -101,7 +102,7 @@ def generate_dataset(
 
     Texts come from ``source`` (a text source name or mix, see :mod:`thaiocr.textsource`), kept
     to ``charset`` and ``max_length``; lines are rendered ``height`` to ``2 * height`` px high,
-    degraded as ``effects`` says.
+    degraded as ``effects`` says, and written ``height`` px high, as a model of that height sees them.
     Validation images use only the font families picked by ``val_fonts`` (a count, or family or
     face names; see :func:`choose_val_families`): training never sees any face of those families.
     Re-running into the same folder overwrites it.
@@ -115,7 +116,7 @@ def generate_dataset(
         if counts[split] and not split_fonts[split]:
             raise ThaiOCRError(f"no fonts left for the {split} split; hold out fewer fonts")
     text_source = TextSource(source, charset, max_length)
-    jobs = {split: _SplitJob(out_dir, split, seed, tuple(split_fonts[split]), text_source, height, effects)
+    jobs = {split: _SplitJob(out_dir, split, seed, FontPicker(split_fonts[split]), text_source, height, effects)
             for split in SPLITS}
     workers = min(max(1, workers or os.cpu_count() or 1), math.ceil(sum(counts.values()) / CHUNK_SIZE))
     usage = {}
@@ -251,8 +252,17 @@ def _make_sample(job: _SplitJob, index: int) -> _Sample:
     rng = random.Random(sample_seed(job.seed, job.split, index))
     kind, text, font = pick_text_and_font(rng, job.fonts, job.source, index)
     path = f"{IMAGE_ROOT}/{job.split}/{index + 1:06d}.png"
-    render_line(text, font, rng, job.height, job.effects).save(job.out_dir / path, format="PNG", compress_level=1)
+    image = scale_to_height(render_line(text, font, rng, job.height, job.effects), job.height)
+    image.save(job.out_dir / path, format="PNG", compress_level=1)
     return _Sample(path, text, font.name, kind)
+
+
+def scale_to_height(image: Image.Image, height: int) -> Image.Image:
+    """``image`` resized to ``height`` px high, keeping its aspect ratio (as the model's preprocessing)."""
+    if image.height == height:
+        return image
+    width = max(1, round(image.width * height / image.height))
+    return image.resize((width, height), Image.Resampling.BILINEAR)
 
 
 def sample_seed(seed: int, split: str, index: int, epoch: int | None = None) -> int:
@@ -263,7 +273,7 @@ def sample_seed(seed: int, split: str, index: int, epoch: int | None = None) -> 
 
 
 def pick_text_and_font(
-    rng: random.Random, fonts: Sequence[FontInfo], source: TextSource, index: int = 0
+    rng: random.Random, fonts: FontPicker, source: TextSource, index: int = 0
 ) -> tuple[str, str, FontInfo]:
     """``(source part, text, font)``: a text from ``source`` and a font that covers all of it.
 
@@ -271,20 +281,60 @@ def pick_text_and_font(
     """
     for _ in range(MAX_TEXT_TRIES):
         part, text = source.draw(rng, index)
-        covering = [font for font in fonts if font_covers(font, text)]
-        if covering:
-            return part, text, _choose_font_by_family(rng, covering)
-    names = [font.name for font in fonts]
+        font = fonts.pick(rng, text)
+        if font is not None:
+            return part, text, font
     raise ThaiOCRError(
-        f"in {MAX_TEXT_TRIES} tries none of the fonts {names} covered a text from {source.spec!r}; "
-        "add fonts or choose other text sources"
+        f"in {MAX_TEXT_TRIES} tries none of the fonts {[f.name for f in fonts.fonts]} covered a text from "
+        f"{source.spec!r}; add fonts or choose other text sources"
     )
 
 
-def _choose_font_by_family(rng: random.Random, fonts: Sequence[FontInfo]) -> FontInfo:
-    """A family uniformly, then one of its faces: families with six faces do not crowd out the rest."""
-    family = rng.choice(sorted({font.family for font in fonts}))
-    return rng.choice([font for font in fonts if font.family == family])
+class FontPicker:
+    """Chooses a font for a text: a family uniformly among those covering it, then one of its faces.
+
+    Families with six faces do not crowd out the rest. Coverage is a bit mask of fonts per
+    character, worked out once per character (per process): a text's fonts are the AND of its
+    characters' masks, so no line tests every font's cmap.
+    """
+
+    def __init__(self, fonts: Sequence[FontInfo]) -> None:
+        self.fonts = tuple(fonts)
+        self._all = (1 << len(self.fonts)) - 1
+        self._by_char: dict[str, int] = {" ": self._all}
+        self._families: dict[int, tuple[list[str], dict[str, list[FontInfo]]]] = {}
+
+    def __getstate__(self) -> tuple[FontInfo, ...]:
+        return self.fonts
+
+    def __setstate__(self, fonts: tuple[FontInfo, ...]) -> None:
+        self.__init__(fonts)
+
+    def __bool__(self) -> bool:
+        return bool(self.fonts)
+
+    def pick(self, rng: random.Random, text: str) -> FontInfo | None:
+        families, faces = self._families_of(self._mask(text))
+        if not families:
+            return None
+        return rng.choice(faces[rng.choice(families)])
+
+    def _mask(self, text: str) -> int:
+        mask = self._all
+        for ch in set(text):
+            if ch not in self._by_char:
+                self._by_char[ch] = sum(1 << i for i, font in enumerate(self.fonts) if font_covers(font, ch))
+            mask &= self._by_char[ch]
+        return mask
+
+    def _families_of(self, mask: int) -> tuple[list[str], dict[str, list[FontInfo]]]:
+        if mask not in self._families:
+            faces: dict[str, list[FontInfo]] = {}
+            for i, font in enumerate(self.fonts):
+                if mask >> i & 1:
+                    faces.setdefault(font.family, []).append(font)
+            self._families[mask] = (sorted(faces), faces)
+        return self._families[mask]
 
 
 def _write_split_files(out_dir: Path, split: str, samples: Sequence[_Sample]) -> None:
@@ -336,11 +386,12 @@ def render_samples(count: int, seed: int = 0, split: str = "train", val_fonts: i
     """The first ``count`` samples of a split exactly as :func:`generate_dataset` would write them."""
     split_fonts, _ = fonts_by_split(fonts if fonts is not None else discover_fonts(), val_fonts)
     text_source = TextSource(source, charset, max_length)
+    picker = FontPicker(split_fonts[split])
     samples = []
     for index in range(count):
         rng = random.Random(sample_seed(seed, split, index))
-        _, text, font = pick_text_and_font(rng, split_fonts[split], text_source, index)
-        samples.append((render_line(text, font, rng, height, effects), text, font))
+        _, text, font = pick_text_and_font(rng, picker, text_source, index)
+        samples.append((scale_to_height(render_line(text, font, rng, height, effects), height), text, font))
     return samples
 
 

@@ -24,7 +24,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, discover_fonts
 from thaiocr.preprocess import Preprocess
 from thaiocr.render import render_line
-from thaiocr.synth import fonts_by_split, pick_text_and_font, sample_seed
+from thaiocr.synth import FontPicker, fonts_by_split, pick_text_and_font, sample_seed
 from thaiocr.textsource import TextSource
 
 SPLIT_NAMES = {"Train": "train", "Eval": "val"}
@@ -37,7 +37,7 @@ class SynthDataset:
                  source: TextSource, effects: EffectSettings = DEFAULT_EFFECTS) -> None:
         if not fonts:
             raise ThaiOCRError(f"SynthDataSet: no fonts left for the {split} split; hold out fewer fonts")
-        self.fonts = tuple(fonts)
+        self.fonts = FontPicker(fonts)
         self.count = count
         self.seed = seed
         self.split = split

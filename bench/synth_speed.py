@@ -1,0 +1,61 @@
+"""Lines per second that `thaiocr synth` writes to disk: 48 px high lines, default effects, all cores.
+
+    python bench/synth_speed.py [--lines 6000] [--workers N] [--source SPEC]
+
+Writes into a temporary folder (removed afterwards) and prints the rate, the image sizes and the
+bytes written. The clock covers font discovery, text sampling, rendering, effects and PNG
+writing, as a user running `thaiocr synth` waits for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from thaiocr.charset import Charset
+from thaiocr.synth import generate_dataset
+
+DEFAULT_SOURCE = "words:1,phrases:1,numbers:1,mixed:1"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=6000)
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--source", default=DEFAULT_SOURCE)
+    parser.add_argument("--max-length", type=int, default=25, help="longest label (25 fits about 320 px at 48)")
+    args = parser.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="synth_speed_"))
+    try:
+        started = time.perf_counter()
+        generate_dataset(out, n_train=args.lines, n_val=0, seed=0, workers=args.workers, progress=False,
+                         source=args.source, charset=Charset.builtin("thai_full"), max_length=args.max_length,
+                         height=48)
+        seconds = time.perf_counter() - started
+        report(out, args.lines, seconds, args.workers or os.cpu_count() or 1)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def report(out: Path, lines: int, seconds: float, workers: int) -> None:
+    files = sorted((out / "thai_data" / "train").glob("*.png"))
+    widths, heights = [], []
+    for path in files[:: max(1, len(files) // 500)]:
+        with Image.open(path) as image:
+            widths.append(image.width)
+            heights.append(image.height)
+    megabytes = sum(p.stat().st_size for p in files) / 1e6
+    print(f"{lines} lines in {seconds:.1f} s with {workers} processes: {lines / seconds:.0f} lines/s")
+    print(f"  image height {min(heights)}-{max(heights)} px, width median {statistics.median(widths):.0f} px "
+          f"(max {max(widths)}); {megabytes:.1f} MB written, {1000 * megabytes / lines:.1f} KB per line")
+
+
+if __name__ == "__main__":
+    main()
