@@ -105,3 +105,15 @@ def test_unknown_synth_key_suggests_the_right_one(tiny_config):
 def test_rendering_nothing_is_refused(tmp_path: Path, fonts):
     with pytest.raises(Exception, match="no fonts left"):
         SynthDataset([], 4, 0, "train", PRE, TextSource("numbers"))
+
+
+def test_the_synthetic_digits_recipe_trains_with_a_rendering_worker(tmp_path, monkeypatch):
+    recipe = Path(__file__).resolve().parent.parent / "configs" / "rec" / "numbers_synth.yml"
+    monkeypatch.chdir(tmp_path)
+    argv = ["-q", "train", "-c", str(recipe), "-o", f"Global.save_model_dir={tmp_path / 'run'}",
+            "-o", "Global.epoch_num=1", "-o", "Train.loader.batch_size_per_card=8",
+            "-o", "Train.dataset.synth.samples_per_epoch=16", "-o", "Eval.dataset.synth.samples_per_epoch=8",
+            "-o", "Global.eval_batch_step=[0, 2]"]
+    assert main(argv) == 0
+    assert (tmp_path / "run" / "best_model" / "inference.onnx").exists()
+    assert {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()} == {"run"}
