@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Union
 
 import yaml
 
-from thaiocr.errors import ThaiOCRError
+from thaiocr.errors import ThaiOCRError, did_you_mean
 from thaiocr.preprocess import Preprocess
 
 
@@ -232,13 +231,13 @@ def _check_transforms(transforms: list, where: str) -> None:
             raise ConfigError(f"{here}: each transform is a mapping with one name, got {item!r}")
         (name, args), = item.items()
         if name not in KNOWN_TRANSFORMS:
-            raise ConfigError(f"{here}: unknown transform {name!r}{_did_you_mean(name, KNOWN_TRANSFORMS)}")
+            raise ConfigError(f"{here}: unknown transform {name!r}{did_you_mean(name, KNOWN_TRANSFORMS)}")
         if name == "DecodeImage" and (args or {}).get("img_mode", "BGR") != "BGR":
             raise ConfigError(f"{here}: only img_mode BGR is supported (the PaddleOCR contract)")
         for key in args or {}:
             if key not in KNOWN_TRANSFORMS[name]:
                 allowed = KNOWN_TRANSFORMS[name]
-                raise ConfigError(f"{here}.{name}: unknown key {key!r}{_did_you_mean(key, allowed)}")
+                raise ConfigError(f"{here}.{name}: unknown key {key!r}{did_you_mean(key, allowed)}")
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -372,12 +371,6 @@ class _PathResolver:
         return (Path.cwd() if from_cli else self.base) / p
 
 
-def _did_you_mean(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} (valid: {', '.join(sorted(options))})"
-
-
 def _convert(cls: type, data: Any, where: str, resolve: _PathResolver) -> Any:
     if data is None:
         data = {}
@@ -389,7 +382,7 @@ def _convert(cls: type, data: Any, where: str, resolve: _PathResolver) -> Any:
     for key, value in data.items():
         here = f"{where}.{key}" if where else str(key)
         if key not in fields:
-            raise ConfigError(f"unknown config key {here!r}{_did_you_mean(str(key), fields)}")
+            raise ConfigError(f"unknown config key {here!r}{did_you_mean(str(key), fields)}")
         if key == "source":
             kwargs[key] = value
             continue

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from thaiocr.config import ConfigError, _did_you_mean
+from thaiocr.config import ConfigError
+from thaiocr.errors import did_you_mean
 
 RGB = tuple[int, int, int]
 
@@ -236,7 +237,7 @@ class EffectSettings:
         sections = {}
         for name, raw in data.items():
             if name not in names:
-                raise ConfigError(f"{where}: unknown effect {name!r}{_did_you_mean(str(name), names)}")
+                raise ConfigError(f"{where}: unknown effect {name!r}{did_you_mean(str(name), names)}")
             sections[name] = _section_from_dict(getattr(defaults, name), raw, f"{where}.{name}")
         return cls(**sections)
 
@@ -261,7 +262,7 @@ def _section_from_dict(default: _Section, raw: Any, where: str) -> _Section:
     changes = {}
     for key, value in raw.items():
         if key not in keys:
-            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(str(key), keys)}")
+            raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(str(key), keys)}")
         changes[key] = _coerce(value, getattr(default, key))
     try:
         return replace(default, **changes)

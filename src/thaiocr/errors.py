@@ -1,5 +1,18 @@
 """The one exception type the CLI turns into a clean message (no traceback) and exit code 2."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
 
 class ThaiOCRError(Exception):
     """A problem the user can fix: bad input, a bad config, a missing file. The message says what."""
+
+
+def did_you_mean(name: str, options: Iterable[str]) -> str:
+    """``"; did you mean 'x'? (valid: a, b, x)"``: the tail of an unknown-name message."""
+    options = sorted(options)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (valid: {', '.join(options) or 'none'})"

@@ -15,7 +15,6 @@ A ``W``-pixel-wide input gives ``ceil(W / 2) // 2`` time steps (``W // 4`` for e
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import typing
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thaiocr.config import ArchitectureConfig, ConfigError
+from thaiocr.errors import did_you_mean
 
 # --- backbone -----------------------------------------------------------------------------------
 
@@ -317,7 +317,7 @@ def build_stage(section: str, spec: dict, registry: dict[str, type[nn.Module]], 
         raise ConfigError(f"{where}: expected a mapping with a 'name' (one of {', '.join(sorted(registry))})")
     name = spec["name"]
     if name not in registry:
-        raise ConfigError(f"{where}: unknown name {name!r}{_suggest(str(name), registry)}")
+        raise ConfigError(f"{where}: unknown name {name!r}{did_you_mean(str(name), registry)}")
     cls = registry[name]
     kwargs = _stage_arguments(where, cls, {k: v for k, v in spec.items() if k != "name"}, derived)
     try:
@@ -334,7 +334,7 @@ def _stage_arguments(where: str, cls: type, given: dict, derived: dict) -> dict:
         if key in derived:
             raise ConfigError(f"{where}: {key!r} is derived (from the previous stage or the alphabet); remove it")
         if key not in accepted:
-            raise ConfigError(f"{where}: unknown argument {key!r} for {cls.__name__}{_suggest(key, accepted)}")
+            raise ConfigError(f"{where}: unknown argument {key!r} for {cls.__name__}{did_you_mean(key, accepted)}")
         kwargs[key] = _coerce(f"{where}.{key}", hints[key], value)
     return kwargs
 
@@ -362,8 +362,3 @@ def _coerce(where: str, hint: typing.Any, value: typing.Any) -> typing.Any:
     raise ConfigError(f"{where}: expected {expected}, got {value!r}")
 
 
-def _suggest(name: str, options: typing.Iterable[str]) -> str:
-    options = sorted(options)
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} (valid: {', '.join(options)})"

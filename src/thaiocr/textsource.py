@@ -11,12 +11,11 @@ dates, amounts, IDs, times) in Thai or Arabic digits.
 from __future__ import annotations
 
 import calendar
-import difflib
 import functools
 import inspect
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,7 @@ from thaiocr.corpora import (
     pythainlp_lines,
     read_corpus_file,
 )
-from thaiocr.errors import ThaiOCRError
+from thaiocr.errors import ThaiOCRError, did_you_mean
 
 # --- number lines ------------------------------------------------------------------------------
 
@@ -256,7 +255,7 @@ def _numbers_source(ctx: SourceContext, kinds: Sequence[str] | None = None) -> G
     chosen = [kinds] if isinstance(kinds, str) else list(kinds)
     for kind in chosen:
         if kind not in SAMPLE_KINDS:
-            raise ThaiOCRError(f"numbers: unknown kind {kind!r}{_did_you_mean(kind, SAMPLE_KINDS)}")
+            raise ThaiOCRError(f"numbers: unknown kind {kind!r}{did_you_mean(kind, SAMPLE_KINDS)}")
     if not chosen:
         raise ThaiOCRError(f"numbers: kinds is empty; choose from {list(SAMPLE_KINDS)}")
     return lambda rng, _index: sample_kind_text(rng.choice(chosen), rng)
@@ -506,20 +505,15 @@ def _parse_entry(label: str, value: Any) -> _Part:
 def _build_generator(part: _Part, context: SourceContext) -> Generator:
     factory = TEXT_SOURCES.get(part.source)
     if factory is None:
-        raise ThaiOCRError(f"unknown text source {part.source!r}{_did_you_mean(part.source, TEXT_SOURCES)}")
+        raise ThaiOCRError(f"unknown text source {part.source!r}{did_you_mean(part.source, TEXT_SOURCES)}")
     params = list(inspect.signature(factory).parameters.values())[1:]
     names = [p.name for p in params]
     for key in part.options:
         if key not in names:
-            raise ThaiOCRError(f"text source {part.label!r} has no option {key!r}{_did_you_mean(key, names)}")
+            raise ThaiOCRError(f"text source {part.label!r} has no option {key!r}{did_you_mean(key, names)}")
     missing = [p.name for p in params if p.default is p.empty and p.name not in part.options]
     if missing:
         raise ThaiOCRError(f"text source {part.label!r} ({part.source}) needs the option {missing[0]!r}")
     return factory(context, **part.options)
 
 
-def _did_you_mean(name: str, options: Iterable[str]) -> str:
-    options = sorted(options)
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} (valid: {', '.join(options) or 'none'})"
