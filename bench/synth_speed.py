@@ -1,6 +1,6 @@
 """Lines per second that `thaiocr synth` writes to disk: 48 px high lines, default effects, all cores.
 
-    python bench/synth_speed.py [--lines 6000] [--workers N] [--source SPEC]
+    python bench/synth_speed.py [--lines 6000] [--workers N] [--source SPEC] [--format png jpg]
 
 Writes into a temporary folder (removed afterwards) and prints the rate, the image sizes and the
 bytes written. The clock covers font discovery, text sampling, rendering, effects and PNG
@@ -31,28 +31,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--source", default=DEFAULT_SOURCE)
     parser.add_argument("--max-length", type=int, default=25, help="longest label (25 fits about 320 px at 48)")
+    parser.add_argument("--format", nargs="+", choices=["png", "jpg"], default=["png", "jpg"])
     args = parser.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="synth_speed_"))
-    try:
-        started = time.perf_counter()
-        generate_dataset(out, n_train=args.lines, n_val=0, seed=0, workers=args.workers, progress=False,
-                         source=args.source, charset=Charset.builtin("thai_full"), max_length=args.max_length,
-                         height=48)
-        seconds = time.perf_counter() - started
-        report(out, args.lines, seconds, args.workers or os.cpu_count() or 1)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    for image_format in args.format:
+        out = Path(tempfile.mkdtemp(prefix="synth_speed_"))
+        try:
+            started = time.perf_counter()
+            generate_dataset(out, n_train=args.lines, n_val=0, seed=0, workers=args.workers, progress=False,
+                             source=args.source, charset=Charset.builtin("thai_full"), max_length=args.max_length,
+                             height=48, image_format=image_format)
+            seconds = time.perf_counter() - started
+            report(out, image_format, args.lines, seconds, args.workers or os.cpu_count() or 1)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
 
-def report(out: Path, lines: int, seconds: float, workers: int) -> None:
-    files = sorted((out / "thai_data" / "train").glob("*.png"))
+def report(out: Path, image_format: str, lines: int, seconds: float, workers: int) -> None:
+    files = sorted((out / "thai_data" / "train").glob(f"*.{image_format}"))
     widths, heights = [], []
     for path in files[:: max(1, len(files) // 500)]:
         with Image.open(path) as image:
             widths.append(image.width)
             heights.append(image.height)
     megabytes = sum(p.stat().st_size for p in files) / 1e6
-    print(f"{lines} lines in {seconds:.1f} s with {workers} processes: {lines / seconds:.0f} lines/s")
+    print(f"{image_format}: {lines} lines in {seconds:.1f} s with {workers} processes: {lines / seconds:.0f} lines/s")
     print(f"  image height {min(heights)}-{max(heights)} px, width median {statistics.median(widths):.0f} px "
           f"(max {max(widths)}); {megabytes:.1f} MB written, {1000 * megabytes / lines:.1f} KB per line")
 

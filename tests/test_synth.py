@@ -185,3 +185,14 @@ def test_the_font_picker_offers_exactly_the_fonts_that_cover_a_text(fonts):
         offered = {font.name for family in families for font in faces[family]}
         assert offered == {font.name for font in fonts if font_covers(font, text)}, text
     assert "TlwgMono" not in {f.name for fs in picker._families_of(picker._mask("กี่"))[1].values() for f in fs}
+
+
+def test_jpeg_output_replaces_a_png_dataset_in_the_same_folder(fonts, tmp_path):
+    generate_dataset(tmp_path, 3, 1, seed=1, workers=1, fonts=fonts, progress=False)
+    manifest = generate_dataset(tmp_path, 3, 1, seed=1, workers=1, fonts=fonts, progress=False, image_format="jpg")
+    assert manifest["image_format"] == "jpg"
+    rows = label_rows(tmp_path, "train")
+    assert all(path.endswith(".jpg") and (tmp_path / path).exists() for path, _ in rows)
+    assert not list((tmp_path / "thai_data").rglob("*.png"))
+    with pytest.raises(ThaiOCRError, match="image format"):
+        generate_dataset(tmp_path, 1, 0, workers=1, fonts=fonts, progress=False, image_format="gif")

@@ -53,7 +53,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"Wrote a contact sheet of {args.preview} training lines to {path}")
         return 0
     manifest = generate_dataset(args.out, n_train=args.train, n_val=args.val, workers=args.workers,
-                                progress=not args.quiet, **settings)
+                                progress=not args.quiet, image_format=args.format, **settings)
     print(f"Wrote {manifest['n_train']} training and {manifest['n_val']} validation lines to {args.out}")
     families = ", ".join(manifest["val_families"])
     print(f"  {len(manifest['train_fonts'])} training fonts; validation families never seen in training: {families}")
