@@ -15,7 +15,7 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
-from thaiocr.fonts import discover_fonts
+from thaiocr.fonts import discover_fonts, family_of
 from thaiocr.predict import Recognizer
 from thaiocr.synth import SYNTH_VERSION, generate_dataset
 from thaiocr.train import train
@@ -116,7 +116,7 @@ def font_families(data_dir: Path, split: str) -> dict[Path, str]:
     families = {}
     for row in rows:
         path, font = row.split("\t")[:2]
-        families[data_dir / path] = font.split("-")[0]
+        families[data_dir / path] = family_of(font)
     return families
 
 

@@ -43,11 +43,15 @@ class FontInfo:
 
     @cached_property
     def family(self) -> str:
-        """``Garuda`` for ``Garuda-BoldOblique`` or ``FreeSerif`` for ``FreeSerifBoldItalic``.
+        return family_of(self.name)
 
-        Faces of one family share their letter shapes, so validation holds out whole families.
-        """
-        return STYLE_SUFFIX.sub("", self.name.split("-")[0]) or self.name
+
+def family_of(face: str) -> str:
+    """``Garuda`` for ``Garuda-BoldOblique`` or ``FreeSerif`` for ``FreeSerifBoldItalic``.
+
+    Faces of one family share their letter shapes, so validation holds out whole families.
+    """
+    return STYLE_SUFFIX.sub("", face.split("-")[0]) or face
 
 
 @cache
