@@ -180,18 +180,3 @@ def test_weights_that_do_not_fit_the_alphabet_are_a_clear_error(payload):
     with pytest.raises(CheckpointError, match="do not fit"):
         model_from_checkpoint({**payload, "chars": list("abc")})
 
-
-def test_the_shortcut_adds_a_projection_and_its_dropout_acts_only_in_training():
-    from thaiocr.model import SequenceEncoder
-
-    torch.manual_seed(0)
-    encoder = SequenceEncoder(8, hidden_size=4, num_layers=1, skip=True, skip_dropout=0.5)
-    features = torch.randn(2, 8, 1, 5)
-    encoder.eval()
-    assert torch.equal(encoder(features), encoder(features))
-    encoder.train()
-    assert not torch.equal(encoder(features), encoder(features))
-    with pytest.raises(ValueError, match="needs skip"):
-        SequenceEncoder(8, skip=False, skip_dropout=0.2)
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        SequenceEncoder(8, skip=True, skip_dropout=1.0)
