@@ -2,9 +2,10 @@
 
     python bench/synth_speed.py [--lines 6000] [--workers N] [--source SPEC] [--format png jpg]
 
-Writes into a temporary folder (removed afterwards) and prints the rate, the image sizes and the
-bytes written. The clock covers font discovery, text sampling, rendering, effects and PNG
-writing, as a user running `thaiocr synth` waits for them.
+Writes into a temporary folder under --dir (default: data/, where datasets go; removed afterwards)
+and prints the rate, the image sizes and the bytes written. On this machine creating a file in /tmp
+took ~1 ms against ~0.07 ms under the working tree, so the folder matters. The clock covers font
+discovery, text sampling, rendering, effects and image writing, as a user of `thaiocr synth` waits.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ def main() -> None:
     parser.add_argument("--source", default=DEFAULT_SOURCE)
     parser.add_argument("--max-length", type=int, default=25, help="longest label (25 fits about 320 px at 48)")
     parser.add_argument("--format", nargs="+", choices=["png", "jpg"], default=["png", "jpg"])
+    parser.add_argument("--dir", type=Path, default=Path("data"), help="where the temporary dataset goes")
     args = parser.parse_args()
     for image_format in args.format:
-        out = Path(tempfile.mkdtemp(prefix="synth_speed_"))
+        args.dir.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix="synth_speed_", dir=args.dir))
         try:
             started = time.perf_counter()
             generate_dataset(out, n_train=args.lines, n_val=0, seed=0, workers=args.workers, progress=False,
