@@ -1,4 +1,3 @@
-import dataclasses
 import random
 
 import numpy as np
@@ -10,8 +9,7 @@ from thaiocr import render
 from thaiocr.effects import EffectSettings
 from thaiocr.render import render_line, text_clusters
 
-# Plain text on a flat background: every effect, background and decoration off.
-NO_EFFECTS = EffectSettings.from_dict({f.name: {"probability": 0.0} for f in dataclasses.fields(EffectSettings)})
+NO_EFFECTS = EffectSettings.disabled()
 
 # --- rendering ----------------------------------------------------------------------------------
 

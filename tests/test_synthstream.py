@@ -117,3 +117,18 @@ def test_the_synthetic_digits_recipe_trains_with_a_rendering_worker(tmp_path, mo
     assert main(argv) == 0
     assert (tmp_path / "run" / "best_model" / "inference.onnx").exists()
     assert {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()} == {"run"}
+
+
+def test_the_general_thai_recipe_trains_a_step_on_rendered_lines(tmp_path, monkeypatch):
+    recipe = Path(__file__).resolve().parent.parent / "configs" / "rec" / "thai_general.yml"
+    monkeypatch.chdir(tmp_path)
+    small = "[3, 32, 128]"
+    argv = ["-q", "train", "-c", str(recipe), "-o", f"Global.save_model_dir={tmp_path / 'run'}",
+            "-o", "Global.epoch_num=1", "-o", "Train.loader.batch_size_per_card=4", "-o", "Train.loader.num_workers=0",
+            "-o", "Train.dataset.synth.samples_per_epoch=8", "-o", "Eval.dataset.synth.samples_per_epoch=4",
+            "-o", f"Train.dataset.transforms.3.RecResizeImg.image_shape={small}",
+            "-o", f"Eval.dataset.transforms.2.RecResizeImg.image_shape={small}",
+            "-o", "Architecture.Backbone.width=4", "-o", "Architecture.Neck.hidden_size=8"]
+    assert main(argv) == 0
+    saved = load_config(tmp_path / "run" / "config.yml")
+    assert saved.Global.character_dict_path == "thai_full" and saved.Global.max_text_length == 40

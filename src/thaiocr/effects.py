@@ -241,6 +241,11 @@ class EffectSettings:
             sections[name] = _section_from_dict(getattr(defaults, name), raw, f"{where}.{name}")
         return cls(**sections)
 
+    @classmethod
+    def disabled(cls) -> EffectSettings:
+        """Every effect, background and decoration off: plain text on a flat colour (clean test lines)."""
+        return cls.from_dict({item.name: {"probability": 0.0} for item in fields(cls)})
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain, JSON- and YAML-ready data that :meth:`from_dict` turns back into these settings."""
         return {item.name: _section_to_dict(getattr(self, item.name)) for item in fields(self)}

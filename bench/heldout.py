@@ -1,0 +1,106 @@
+"""thaiocr against Tesseract on held-out Thai lines: per set, lines, line accuracy, CER and lines/s.
+
+    python bench/heldout.py --model models/thai_general/best_model [--lines 500] [--no-tesseract]
+
+The sets are built once into data/heldout/ (guide layout) and never trained on:
+- text: Thai person names with titles (the `names` source), which the general recipe's training
+  mix (words, phrases, Wikipedia titles, numbers, mixed) does not use;
+- fonts: only the three families every recipe holds out (Laksaman, TlwgTypewriter, Sawasdee);
+- `clean`: the same lines on a flat background with every effect off; `degraded`: with the default
+  effects (blur, noise, JPEG, rotation, paper, ...).
+Tesseract runs as `tesseract IMAGE - -l tha --psm 7` (one line per image), needs the Debian packages
+tesseract-ocr and tesseract-ocr-tha, and is skipped with a message when they are missing. Both
+outputs are scored with the same Thai normalisation (thaiocr.evaluate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from thaiocr.charset import Charset
+from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.evaluate import Metrics, compute_metrics
+from thaiocr.labels import read_lines, split_line
+from thaiocr.predict import Recognizer
+from thaiocr.synth import generate_dataset
+
+SOURCE = "names"
+SETS = {"clean": EffectSettings.disabled(), "degraded": DEFAULT_EFFECTS}
+SEED = 2026  # any seed; fixed so every run scores the same lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help=".onnx, best_model/ folder or .pt")
+    parser.add_argument("--lines", type=int, default=500, help="lines per set")
+    parser.add_argument("--data", type=Path, default=Path("data/heldout"))
+    parser.add_argument("--no-tesseract", action="store_true")
+    args = parser.parse_args()
+    recognizer = Recognizer.from_path(args.model)
+    tesseract = None if args.no_tesseract else find_tesseract()
+    print(f"{'set':<10} {'reader':<10} {'lines':>6} {'line acc':>9} {'CER':>7} {'lines/s':>8}")
+    for name, effects in SETS.items():
+        images, truths = build_set(args.data / name, args.lines, effects)
+        readers: dict[str, Callable[[list[Path]], list[str]]] = {"thaiocr": thaiocr_reader(recognizer)}
+        if tesseract:
+            readers["tesseract"] = tesseract_reader(tesseract)
+        for reader, read in readers.items():
+            started = time.perf_counter()
+            predictions = read(images)
+            rate = len(images) / (time.perf_counter() - started)
+            print(row(name, reader, compute_metrics(predictions, truths), rate))
+
+
+def build_set(folder: Path, lines: int, effects: EffectSettings) -> tuple[list[Path], list[str]]:
+    """The set's images and labels, generated the first time (same seed: same lines in both sets)."""
+    labels = folder / "rec_gt_val.txt"
+    if not labels.exists() or len(read_lines(labels)) != lines:
+        generate_dataset(folder, n_train=0, n_val=lines, seed=SEED, source=SOURCE, progress=False,
+                         charset=Charset.builtin("thai_full"), max_length=40, height=48, effects=effects)
+    pairs = [split_line(text, "\t") for _, text in read_lines(labels)]
+    return [folder / path for path, _ in pairs], [label for _, label in pairs]
+
+
+def thaiocr_reader(recognizer: Recognizer) -> Callable[[list[Path]], list[str]]:
+    return lambda images: [prediction.text for prediction in recognizer(images)]
+
+
+def find_tesseract() -> str | None:
+    binary = shutil.which("tesseract")
+    if binary is None:
+        print("tesseract not found: apt-get install -y tesseract-ocr tesseract-ocr-tha (skipping it)")
+        return None
+    languages = subprocess.run([binary, "--list-langs"], capture_output=True, text=True).stdout.split()
+    if "tha" not in languages:
+        print("tesseract has no Thai model: apt-get install -y tesseract-ocr-tha (skipping it)")
+        return None
+    return binary
+
+
+def tesseract_reader(binary: str) -> Callable[[list[Path]], list[str]]:
+    """Reads lines with one tesseract process per image, two at a time (one per core)."""
+
+    def read_one(image: Path) -> str:
+        command = [binary, str(image), "-", "-l", "tha", "--psm", "7"]
+        result = subprocess.run(command, capture_output=True, text=True, env={"OMP_THREAD_LIMIT": "1"})
+        return " ".join(result.stdout.split())
+
+    def read(images: list[Path]) -> list[str]:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(read_one, images))
+
+    return read
+
+
+def row(name: str, reader: str, metrics: Metrics, rate: float) -> str:
+    return f"{name:<10} {reader:<10} {metrics.n:>6} {metrics.line_acc:>9.2%} {metrics.cer:>7.2%} {rate:>8.1f}"
+
+
+if __name__ == "__main__":
+    main()
