@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from thaiocr.evaluate import breakdown, compare_lines, compute_metrics, edit_distance
+from thaiocr.evaluate import align, breakdown, compare_lines, compute_metrics, edit_distance
 
 
 @pytest.mark.parametrize(
@@ -12,6 +12,19 @@ from thaiocr.evaluate import breakdown, compare_lines, compute_metrics, edit_dis
 def test_edit_distance(a, b, distance):
     assert edit_distance(a, b) == distance
     assert edit_distance(b, a) == distance
+
+
+@pytest.mark.parametrize(("truth", "prediction"), [("", ""), ("abc", ""), ("", "ab"), ("kitten", "sitting"),
+                                                   ("๑๒๓", "๑๓"), ("ab", "ba"), ("1234", "1x34y")])
+def test_align_spells_both_strings_with_as_many_edits_as_the_distance(truth, prediction):
+    pairs = align(truth, prediction)
+    assert "".join(t for t, _ in pairs) == truth and "".join(p for _, p in pairs) == prediction
+    assert all(t or p for t, p in pairs)
+    assert sum(t != p for t, p in pairs) == edit_distance(truth, prediction)
+
+
+def test_align_prefers_a_substitution_to_a_deletion_and_an_insertion():
+    assert align("123", "183") == [("1", "1"), ("2", "8"), ("3", "3")]
 
 
 def test_metrics_on_known_lines():

@@ -10,9 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thaiocr import __version__
 from thaiocr.errors import ThaiOCRError
+
+if TYPE_CHECKING:
+    from thaiocr.config import Config
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -168,18 +172,33 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from thaiocr.train import train
 
-    result = train(_load_config(args), resume=not args.no_resume, progress=not args.quiet)
+    config = _load_config(args)
+    if args.pretrained:
+        config = _with_pretrained(config, args.pretrained)
+    result = train(config, resume=not args.no_resume, progress=not args.quiet)
     best = f"best {result.best} at step {result.best_step}" if result.best else "no validation split"
     print(f"Finished {result.steps} steps in {result.seconds:.0f} s; {best}")
     print(f"Inference model: {result.onnx_path}")
     return 0
 
 
+def _with_pretrained(config: Config, path: Path) -> Config:
+    """``--pretrained`` sets ``Global.pretrained_model`` (relative to the current folder, as ``-o`` paths are)."""
+    import dataclasses
+
+    return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=path.absolute()))
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from thaiocr.evaluate import evaluate_label_file
     from thaiocr.predict import Recognizer
 
-    metrics, _ = evaluate_label_file(Recognizer.from_path(args.model), args.labels, batch_size=args.batch_size)
+    recognizer = Recognizer.from_path(args.model)
+    metrics, lines = evaluate_label_file(recognizer, args.labels, batch_size=args.batch_size)
+    if args.report:
+        from thaiocr.report import write_report
+
+        print(f"Wrote {write_report(args.report, lines, recognizer.source, args.labels)}", file=sys.stderr)
     print(json.dumps(metrics.to_dict(), indent=2) if args.json else metrics)
     return 0
 
@@ -302,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a recogniser from a recipe (resumes from latest.pt)")
     _add_config_args(p)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has latest.pt")
+    p.add_argument("--pretrained", type=Path, default=None, metavar="MODEL",
+                   help="fine-tune: start from the weights of a .pt checkpoint (or a folder holding one); the "
+                        "alphabet may differ. Sets Global.pretrained_model; resuming latest.pt takes precedence")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="line accuracy, CER and NED of a model on a label file")
@@ -309,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, type=Path, help="PaddleOCR label file (paths relative to it)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--report", type=Path, default=None, metavar="HTML",
+                   help="also write a self-contained HTML report: breakdowns by length and font, character "
+                        "confusions, the worst lines with their images")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (+ dict.txt, config.yml) with a parity check")

@@ -29,6 +29,37 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+def align(truth: str, prediction: str) -> list[tuple[str, str]]:
+    """A minimal-edit alignment of two strings as ``(truth char, predicted char)`` pairs.
+
+    ``""`` marks a gap: ``(t, "")`` is a deletion (a truth character the prediction lacks),
+    ``("", p)`` an insertion, and a pair of two different characters a substitution. Among
+    alignments of equal cost, substitutions are preferred to a deletion plus an insertion.
+    """
+    rows, cols = len(truth) + 1, len(prediction) + 1
+    cost = [[0] * cols for _ in range(rows)]
+    for i in range(rows):
+        for j in range(cols):
+            if i == 0 or j == 0:
+                cost[i][j] = i + j
+            else:
+                diagonal = cost[i - 1][j - 1] + (truth[i - 1] != prediction[j - 1])
+                cost[i][j] = min(diagonal, cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    pairs: list[tuple[str, str]] = []
+    i, j = len(truth), len(prediction)
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (truth[i - 1] != prediction[j - 1]):
+            i, j = i - 1, j - 1
+            pairs.append((truth[i], prediction[j]))
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            i -= 1
+            pairs.append((truth[i], ""))
+        else:
+            j -= 1
+            pairs.append(("", prediction[j]))
+    return pairs[::-1]
+
+
 @dataclass(frozen=True)
 class Metrics:
     """``line_acc``: exact lines / lines. ``cer``: total edits / total label code points.

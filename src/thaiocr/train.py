@@ -34,7 +34,9 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
 from thaiocr.fileio import atomic_copy, atomic_write_text
+from thaiocr.finetune import load_pretrained
 from thaiocr.model import CRNN, build_model, count_parameters
+from thaiocr.report import write_training_curves
 from thaiocr.synthstream import build_synth_split
 
 
@@ -72,6 +74,7 @@ class _State:
     best_acc: float = -1.0
     best_step: int = 0
     history: list[dict] = field(default_factory=list)
+    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, smoothed loss) every print_batch_step
 
 
 def _say(message: str) -> None:
@@ -245,6 +248,7 @@ class Trainer:
         s = self.state
         if eval_ds is None:
             self._save("latest")
+            write_training_curves(self.run_dir / "curves.png", s.history, s.losses)
             return False
         metrics = self.evaluate(eval_ds)
         is_best = metrics.line_acc > s.best_acc
@@ -255,6 +259,7 @@ class Trainer:
         if is_best:
             self._save("best_accuracy")
         self._save("latest")
+        write_training_curves(self.run_dir / "curves.png", s.history, s.losses)
         mark = " (best)" if is_best else ""
         _say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: {metrics}{mark}")
         if self.on_eval is None:
@@ -300,6 +305,11 @@ class Trainer:
         source = self._resume_source()
         if source:
             self._restore(source)
+            if g.pretrained_model:
+                _say(f"Not loading Global.pretrained_model {g.pretrained_model}: resuming takes precedence "
+                     "(--no-resume starts afresh from it).")
+        elif g.pretrained_model:
+            _say(load_pretrained(self.model, self.charset, g.pretrained_model, self.preprocess).summary())
         self._prepare_run_dir()  # only now: a run refused above leaves the folder as it was
         _say(
             f"Training {count_parameters(self.model):,} parameters on {self.device}: "
@@ -332,7 +342,8 @@ class Trainer:
                 s.global_step += 1
                 bar.update(1)
                 if s.global_step % g.print_batch_step == 0:
-                    bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}",
+                    s.losses.append((s.global_step, sum(losses) / len(losses)))
+                    bar.set_postfix(loss=f"{s.losses[-1][1]:.4f}",
                                     lr=f"{self.scheduler.get_last_lr()[0]:.2e}", refresh=False)
                 # The clock covers batching, augmentation, the step and evaluation alike.
                 now = time.perf_counter()
@@ -398,5 +409,9 @@ class Trainer:
 
 def train(config: Config, resume: bool = True, progress: bool = True,
           on_eval: Callable[[EvalEvent], bool] | None = None) -> TrainResult:
-    """Train a recipe (resuming from ``latest.pt`` when one exists) and export its best model."""
+    """Train a recipe and export its best model.
+
+    Resumes from ``Global.checkpoints`` or the run folder's ``latest.pt`` when there is one; otherwise
+    starts from ``Global.pretrained_model``'s weights when set (see finetune.py), else from scratch.
+    """
     return Trainer(config, resume=resume, progress=progress, on_eval=on_eval).run()
