@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from thaiocr.errors import ThaiOCRError
+from thaiocr.fileio import NotUTF8, decode_utf8
 
 # --- Thai script facts (see docs/THAI.md) -------------------------------------------------------
 
@@ -151,10 +152,9 @@ class Charset:
         except OSError as exc:
             raise CharsetError(f"{path}: cannot read dict file ({exc.strerror})") from None
         try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise CharsetError(f"{path}:{line}: dict file is not UTF-8") from None
+            text = decode_utf8(raw)
+        except NotUTF8 as exc:
+            raise CharsetError(f"{path}:{exc.line}: dict file is not UTF-8") from None
         chars: list[str] = []
         for lineno, line in enumerate(text.split("\n"), start=1):
             entry = line.rstrip("\r")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from thaiocr.charset import COMBINING, SARA_AM, Charset, is_combining
 from thaiocr.errors import ThaiOCRError
+from thaiocr.fileio import NotUTF8, decode_utf8
 
 ENGLISH_WORDS_FILE = "th_en_transliteration_v1.4.tsv"
 
@@ -59,10 +60,9 @@ def _read_lines(path: Path) -> list[str]:
     except OSError as exc:
         raise ThaiOCRError(f"{path}: cannot read corpus file ({exc.strerror})") from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ThaiOCRError(f"{path}:{line}: corpus file is not UTF-8 (byte {raw[exc.start]:#04x})") from None
+        text = decode_utf8(raw)
+    except NotUTF8 as exc:
+        raise ThaiOCRError(f"{path}:{exc.line}: corpus file is not UTF-8 (byte {exc.byte:#04x})") from None
     return [line.rstrip("\r") for line in text.split("\n")]
 
 

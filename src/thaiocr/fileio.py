@@ -52,3 +52,20 @@ def atomic_copy(source: Path, target: Path) -> Path:
 
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class NotUTF8(ValueError):
+    """Bytes that are not UTF-8: ``line`` (1-based) and ``byte`` say where, for the error message."""
+
+    def __init__(self, line: int, byte: int) -> None:
+        super().__init__(f"not UTF-8: byte {byte:#04x} on line {line}")
+        self.line = line
+        self.byte = byte
+
+
+def decode_utf8(raw: bytes) -> str:
+    """UTF-8 text, a leading BOM dropped; :class:`NotUTF8` names the line of the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotUTF8(raw[: exc.start].count(b"\n") + 1, raw[exc.start]) from None

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thaiocr.errors import ThaiOCRError
+from thaiocr.fileio import NotUTF8, decode_utf8
 
 TAB = "\t"
 LINE_BREAKS = "\t\n\r"  # a label file splits lines on \n and fields on \t
-UTF8_BOM = b"\xef\xbb\xbf"
 # Every kind a Problem can have, in the order reports count them.
 PROBLEM_KINDS: tuple[str, ...] = (
     "missing_label_file",
@@ -82,21 +82,20 @@ def read_text(path: Path) -> str:
     """The text of a UTF-8 file (a BOM is tolerated); ``LabelFileError`` names the line of a bad byte."""
     path = Path(path)
     try:
-        raw = path.read_bytes().removeprefix(UTF8_BOM)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise LabelFileError(Problem(path, 0, "missing_label_file", "label file not found")) from None
     except OSError as exc:
         message = f"cannot read label file ({exc.strerror})"
         raise LabelFileError(Problem(path, 0, "missing_label_file", message)) from None
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        return decode_utf8(raw)
+    except NotUTF8 as exc:
         message = (
-            f"label file is not UTF-8 (byte 0x{raw[exc.start]:02x} on this line); none of its lines "
+            f"label file is not UTF-8 (byte 0x{exc.byte:02x} on this line); none of its lines "
             "were used: re-save the whole file as UTF-8"
         )
-        raise LabelFileError(Problem(path, line, "bad_encoding", message)) from None
+        raise LabelFileError(Problem(path, exc.line, "bad_encoding", message)) from None
 
 
 def read_lines(path: Path) -> list[tuple[int, str]]:
