@@ -121,3 +121,18 @@ def fonts() -> list:
 
 def font_named(fonts: list, name: str):
     return next(font for font in fonts if font.name == name)
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """``run_cli(*argv)`` -> (exit code, stdout, stderr), in-process; fails the test on a traceback."""
+    from thaiocr.cli import main
+
+    def run(*argv: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    return run

@@ -19,25 +19,10 @@ from pathlib import Path
 import pytest
 
 from thaiocr.checkpoint import load_checkpoint, save_checkpoint
-from thaiocr.cli import main
 from thaiocr.predict import Recognizer
 
 Run = Callable[..., tuple[int, str, str]]
 HELP_SECONDS = 3.0  # generous: the check is that --help never waits for torch
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``run_cli(*argv)`` -> (exit code, stdout, stderr); fails the test on a traceback."""
-
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
 
 
 def val_images(labels: Path, n: int | None = None) -> list[Path]:

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from thaiocr.charset import Charset
-from thaiocr.cli import main
 from thaiocr.datatools import (
     DataToolError,
     convert_dataset,
@@ -56,20 +55,6 @@ def label_lines(path: Path) -> list[tuple[str, str]]:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``run_cli(*argv)`` -> (exit code, stdout, stderr), in-process; fails on a traceback."""
-
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
 
 
 # --- stats --------------------------------------------------------------------------------------
