@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import pytest
 from thaiocr.checkpoint import load_checkpoint, save_checkpoint
 from thaiocr.predict import Recognizer
 
-Run = Callable[..., tuple[int, str, str]]
 HELP_SECONDS = 3.0  # generous: the check is that --help never waits for torch
 
 
