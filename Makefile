@@ -31,7 +31,10 @@ test-slow: setup
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# The benchmarks that need no trained model; onnx_parity, heldout and finetune_gain take one (see bench/).
 bench: setup
+	$(BIN)/python bench/synth_speed.py
+	$(BIN)/python bench/effects_speed.py
 	$(BIN)/python bench/time_to_accuracy.py
 
 clean:
