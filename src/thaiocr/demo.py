@@ -15,9 +15,9 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
-from thaiocr.fonts import discover_fonts, family_of
+from thaiocr.fonts import discover_fonts
 from thaiocr.predict import Recognizer
-from thaiocr.synth import SYNTH_VERSION, generate_dataset
+from thaiocr.synth import SYNTH_VERSION, font_families_beside, generate_dataset
 from thaiocr.train import train
 
 DEFAULT_CONFIG = Path("configs/rec/numbers.yml")
@@ -96,7 +96,7 @@ def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, pro
     mark = time.perf_counter()
     recognizer = Recognizer.from_path(result.onnx_path)
     metrics, lines = evaluate_label_file(recognizer, data_dir / "rec_gt_val.txt")
-    by_family = breakdown(lines, font_families(data_dir, "val"))
+    by_family = breakdown(lines, font_families_beside(data_dir / "rec_gt_val.txt"))
     seconds["eval"] = time.perf_counter() - mark
 
     print("== 4/4 Reading a few validation images")
@@ -108,16 +108,6 @@ def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, pro
     summary = DemoSummary(metrics, by_family, seconds, result.onnx_path, result.onnx_path.stat().st_size)
     print_summary(summary)
     return summary
-
-
-def font_families(data_dir: Path, split: str) -> dict[Path, str]:
-    """Image path -> font family, from the ``rec_meta_<split>.tsv`` that synthesis writes."""
-    rows = (data_dir / f"rec_meta_{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    families = {}
-    for row in rows:
-        path, font = row.split("\t")[:2]
-        families[data_dir / path] = family_of(font)
-    return families
 
 
 def print_summary(summary: DemoSummary) -> None:

@@ -23,7 +23,7 @@ from thaiocr import __version__
 from thaiocr.charset import is_combining
 from thaiocr.evaluate import LineResult, Metrics, align, breakdown, summarize
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
-from thaiocr.fonts import family_of
+from thaiocr.synth import font_families_beside
 
 LENGTH_LIMITS = (5, 10, 20, 40)  # upper ends of the label-length buckets, in code points
 N_WORST = 30
@@ -75,22 +75,6 @@ def by_length(results: Sequence[LineResult]) -> dict[str, Metrics]:
     for result in sorted(results, key=lambda r: len(r.truth)):
         groups.setdefault(length_bucket(len(result.truth)), []).append(result)
     return {name: summarize(lines) for name, lines in groups.items()}
-
-
-def font_families_beside(labels: Path) -> dict[Path, str]:
-    """Image path -> font family, from any ``rec_meta_*.tsv`` (written by synthesis) beside ``labels``."""
-    families: dict[Path, str] = {}
-    for meta in sorted(Path(labels).parent.glob("rec_meta_*.tsv")):
-        header, *rows = meta.read_text(encoding="utf-8").splitlines() or [""]
-        columns = header.split("\t")
-        if "path" not in columns or "font" not in columns:
-            continue
-        path_at, font_at = columns.index("path"), columns.index("font")
-        for row in rows:
-            cells = row.split("\t")
-            if len(cells) == len(columns):
-                families[meta.parent / cells[path_at]] = family_of(cells[font_at])
-    return families
 
 
 def line_cer(result: LineResult) -> float:

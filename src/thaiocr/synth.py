@@ -38,7 +38,7 @@ from thaiocr.charset import Charset
 from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write, atomic_write_text
-from thaiocr.fonts import FontInfo, discover_fonts, font_covers
+from thaiocr.fonts import FontInfo, discover_fonts, family_of, font_covers
 from thaiocr.render import render_line
 from thaiocr.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
 
@@ -200,14 +200,14 @@ def _counted_families(families: Sequence[str], count: int) -> list[str]:
 
 
 def _named_families(fonts: Sequence[FontInfo], names: Sequence[str]) -> list[str]:
-    family_of = {font.name: font.family for font in fonts} | {font.family: font.family for font in fonts}
-    unknown = [name for name in names if name not in family_of]
+    family_by_name = {font.name: font.family for font in fonts} | {font.family: font.family for font in fonts}
+    unknown = [name for name in names if name not in family_by_name]
     if unknown:
         raise ThaiOCRError(
             f"unknown validation fonts {unknown}; available families: {_families_of(fonts)},"
             f" faces: {sorted(font.name for font in fonts)}"
         )
-    return list(dict.fromkeys(family_of[name] for name in names))
+    return list(dict.fromkeys(family_by_name[name] for name in names))
 
 
 def _generate_split(job: _SplitJob, count: int, run_chunks: _ChunkRunner, progress: bool) -> list[_Sample]:
@@ -356,6 +356,22 @@ def _write_split_files(out_dir: Path, split: str, samples: Sequence[_Sample]) ->
     meta = "path\tfont\tkind\n" + "".join(f"{s.path}\t{s.font}\t{s.kind}\n" for s in samples)
     atomic_write_text(out_dir / f"rec_gt_{split}.txt", labels)
     atomic_write_text(out_dir / f"rec_meta_{split}.tsv", meta)
+
+
+def font_families_beside(labels: Path) -> dict[Path, str]:
+    """Image path -> font family, from any ``rec_meta_*.tsv`` (written by synthesis) beside ``labels``."""
+    families: dict[Path, str] = {}
+    for meta in sorted(Path(labels).parent.glob("rec_meta_*.tsv")):
+        header, *rows = meta.read_text(encoding="utf-8").splitlines() or [""]
+        columns = header.split("\t")
+        if "path" not in columns or "font" not in columns:
+            continue
+        path_at, font_at = columns.index("path"), columns.index("font")
+        for row in rows:
+            cells = row.split("\t")
+            if len(cells) == len(columns):
+                families[meta.parent / cells[path_at]] = family_of(cells[font_at])
+    return families
 
 
 def _manifest(
