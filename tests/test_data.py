@@ -10,21 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
+from thaiocr.batches import Batch, RecDataset, WidthBucketSampler, collate, load_split, make_loader
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, LoaderConfig, build_config
-from thaiocr.data import (
-    Batch,
-    DataError,
-    DataReport,
-    RecDataset,
-    Sample,
-    WidthBucketSampler,
-    check_data,
-    collate,
-    load_split,
-    make_loader,
-    scan_split,
-)
+from thaiocr.data import DataError, DataReport, Sample, check_data, scan_split
 from thaiocr.labels import Problem
 from thaiocr.preprocess import Preprocess
 

@@ -16,9 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from thaiocr.augment import LineAugment
+from thaiocr.batches import RecDataset, load_split
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, SynthConfig
-from thaiocr.data import RecDataset, load_split
 from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, discover_fonts

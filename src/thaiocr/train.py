@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from thaiocr.augment import LineAugment
+from thaiocr.batches import Batch, RecDataset, load_split, make_loader
 from thaiocr.charset import Charset, load_charset
 from thaiocr.checkpoint import load_checkpoint, make_payload, save_checkpoint
 from thaiocr.config import Config
-from thaiocr.data import Batch, RecDataset, load_split, make_loader
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
