@@ -9,8 +9,9 @@ from thaiocr.charset import Charset
 from thaiocr.checkpoint import make_payload, save_checkpoint
 from thaiocr.config import ArchitectureConfig
 from thaiocr.errors import ThaiOCRError
-from thaiocr.export import check_parity, export_checkpoint, export_onnx, random_batch, read_onnx_metadata
+from thaiocr.export import check_parity, export_checkpoint, export_onnx, random_batch
 from thaiocr.model import CRNN, build_model
+from thaiocr.onnxmodel import read_onnx_metadata
 from thaiocr.preprocess import Preprocess
 
 CHARSET = Charset.from_chars(list("0123456789๐๑ "))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 import yaml
 from torch import nn
@@ -28,13 +27,10 @@ from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.model import CRNN, inference_mode
+from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, ONNX_FORMAT, OUTPUT_NAME, cpu_session
 from thaiocr.preprocess import Preprocess
 
-ONNX_FORMAT = "thaiocr-onnx/1"
 OPSET = 17
-INPUT_NAME = "image"
-OUTPUT_NAME = "probs"
-DICT_FILENAME = "dict.txt"
 
 
 class _WithSoftmax(nn.Module):
@@ -95,18 +91,6 @@ def _trace_to_onnx(model: CRNN, preprocess: Preprocess) -> bytes:
     return buffer.getvalue()
 
 
-def cpu_session(onnx_path: Path, num_threads: int | None = None) -> ort.InferenceSession:
-    """An ONNX Runtime session on the CPU; ``num_threads`` None lets the runtime choose."""
-    options = ort.SessionOptions()
-    if num_threads:
-        options.intra_op_num_threads = num_threads
-        options.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable models
-        raise ThaiOCRError(f"{onnx_path}: not a loadable ONNX model ({exc})") from None
-
-
 def check_parity(model: CRNN, onnx_path: Path, batch: np.ndarray) -> float:
     """Max |PyTorch - ONNX Runtime| over the probabilities of ``batch`` (float32 ``[N, 3, H, W]``)."""
     device = next(model.parameters()).device
@@ -116,31 +100,6 @@ def check_parity(model: CRNN, onnx_path: Path, batch: np.ndarray) -> float:
     if actual.shape != expected.shape:
         raise ThaiOCRError(f"{onnx_path}: output shape {actual.shape} differs from PyTorch's {expected.shape}")
     return float(np.abs(actual - expected).max())
-
-
-def decode_metadata(props: dict[str, str], source: Path) -> dict:
-    """``{"character": [...], "thaiocr": {...}}`` from an exported model's metadata properties."""
-    if "thaiocr" not in props or "character" not in props:
-        raise ThaiOCRError(f"{source}: no thaiocr metadata; export the model with thaiocr")
-    try:
-        description = json.loads(props["thaiocr"])
-    except json.JSONDecodeError:
-        raise ThaiOCRError(f"{source}: the thaiocr metadata is not valid JSON") from None
-    if not isinstance(description, dict) or description.get("format") != ONNX_FORMAT:
-        raise ThaiOCRError(f"{source}: unsupported thaiocr metadata format (expected {ONNX_FORMAT!r})")
-    return {"character": props["character"].split("\n"), "thaiocr": description}
-
-
-def read_onnx_metadata(path: Path) -> dict:
-    """The metadata of an exported model, as ``decode_metadata`` returns it."""
-    path = Path(path)
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except FileNotFoundError:
-        raise ThaiOCRError(f"{path}: ONNX model not found") from None
-    except Exception as exc:  # onnx raises protobuf's DecodeError and others
-        raise ThaiOCRError(f"{path}: not a readable ONNX model ({exc})") from None
-    return decode_metadata({p.key: p.value for p in proto.metadata_props}, path)
 
 
 def write_inference_bundle(model: CRNN, charset: Charset, preprocess: Preprocess, out_dir: Path, config: dict,

@@ -10,19 +10,20 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
-import torch
 
 from thaiocr.charset import Charset, CharsetError
-from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
 from thaiocr.data import read_labelled_images
 from thaiocr.errors import ThaiOCRError
-from thaiocr.export import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.fileio import atomic_write_text
-from thaiocr.model import CRNN, inference_mode
+from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
+
+if TYPE_CHECKING:  # PyTorch is imported only to read a .pt checkpoint or an in-memory model
+    from thaiocr.model import CRNN
 
 ONNX_NAME = "inference.onnx"
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -83,6 +84,10 @@ class Recognizer:
 
     @classmethod
     def _from_checkpoint(cls, path: Path) -> Recognizer:
+        import torch
+
+        from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
+
         model, charset, preprocess = model_from_checkpoint(load_checkpoint(path))
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on the CPU
         return cls(_torch_backend(model), charset, preprocess, source=str(path))
@@ -140,6 +145,10 @@ def predict_label_file(recognizer: Recognizer, labels: Path, out: Path, batch_si
 
 
 def _torch_backend(model: CRNN) -> Backend:
+    import torch
+
+    from thaiocr.model import inference_mode
+
     def run(batch: np.ndarray) -> np.ndarray:
         device = next(model.parameters()).device
         with inference_mode(model):
