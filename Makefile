@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch first, pinned: this exact version is the local CPU wheel; anything looser pulls a CUDA build.
 TORCH  := torch==2.13.0
+# The PP-OCRv4 text detector (ONNX) inside this wheel is one of page OCR's two detectors; only the
+# model file is used, so none of the wheel's own dependencies (OpenCV, shapely, ...) are installed.
+DETECTOR := rapidocr-onnxruntime==1.4.4
 
 .PHONY: setup fonts demo test test-slow lint bench clean
 
@@ -13,7 +16,8 @@ setup: $(STAMP) fonts
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,serve,cloud]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(DETECTOR)
 	touch $(STAMP)
 
 fonts:
