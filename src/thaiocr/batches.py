@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 from tqdm import tqdm
 
 from thaiocr.augment import LineAugment
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, LoaderConfig
 from thaiocr.data import CheckImages, DataError, Sample, select_samples
+from thaiocr.distributed import DistContext, RankSlices
 from thaiocr.preprocess import ImageError, Preprocess, open_image
 
 logger = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def make_loader(
     preprocess: Preprocess,
     seed: int,
     epoch_seed_offset: int = 0,
+    context: DistContext | None = None,
 ) -> DataLoader:
     """A DataLoader whose order depends only on ``seed + epoch_seed_offset``.
 
@@ -161,25 +163,28 @@ def make_loader(
     run repeat the order of the epoch it resumes. A preloaded dataset uses no worker processes
     (collating cached arrays is cheap; workers would only add start-up and copying); otherwise
     workers are capped at one fewer than the CPUs. A shuffled, preloaded dataset is batched by
-    width (``WidthBucketSampler``).
+    width (``WidthBucketSampler``). In distributed training (``context``) every rank draws the same
+    global batches and keeps its own slice (``RankSlices``); a short last global batch is dropped.
     """
     generator = torch.Generator()
     generator.manual_seed(seed + epoch_seed_offset)
     workers = 0 if dataset.preloaded else min(loader.num_workers, max((os.cpu_count() or 1) - 1, 0))
     collate_fn = functools.partial(collate, preprocess=preprocess, charset=charset)
-    drop_last = _drop_last(len(dataset), loader)
+    if context is not None and context.enabled:
+        batches = _global_batches(dataset, loader, loader.batch_size_per_card * context.world_size, True, generator)
+        sampler: Sampler[list[int]] = RankSlices(batches, context)
+    else:
+        sampler = _global_batches(dataset, loader, loader.batch_size_per_card,
+                                  _drop_last(len(dataset), loader), generator)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_fn)
+
+
+def _global_batches(dataset: RecDataset, loader: LoaderConfig, batch_size: int, drop_last: bool,
+                    generator: torch.Generator) -> Sampler[list[int]]:
     if loader.shuffle and dataset.preloaded:
-        sampler = WidthBucketSampler(dataset.widths(), loader.batch_size_per_card, drop_last, generator)
-        return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_fn)
-    return DataLoader(
-        dataset,
-        batch_size=loader.batch_size_per_card,
-        shuffle=loader.shuffle,
-        drop_last=drop_last,
-        num_workers=workers,
-        collate_fn=collate_fn,
-        generator=generator,
-    )
+        return WidthBucketSampler(dataset.widths(), batch_size, drop_last, generator)
+    order = RandomSampler(dataset, generator=generator) if loader.shuffle else SequentialSampler(dataset)
+    return BatchSampler(order, batch_size, drop_last)
 
 
 class WidthBucketSampler(Sampler[list[int]]):

@@ -176,6 +176,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.pretrained:
         config = _with_pretrained(config, args.pretrained)
     result = train(config, resume=not args.no_resume, progress=not args.quiet)
+    if result.onnx_path is None:
+        return 0  # a DDP rank other than 0: rank 0 reports the run
     best = f"best {result.best} at step {result.best_step}" if result.best else "no validation split"
     print(f"Finished {result.steps} steps in {result.seconds:.0f} s; {best}")
     print(f"Inference model: {result.onnx_path}")

@@ -30,6 +30,7 @@ from thaiocr.batches import Batch, RecDataset, load_split, make_loader
 from thaiocr.charset import Charset, load_charset
 from thaiocr.checkpoint import load_checkpoint, make_payload, save_checkpoint
 from thaiocr.config import Config
+from thaiocr.distributed import DistContext, init_distributed
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
@@ -81,9 +82,9 @@ def _say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def pick_device(use_gpu: bool) -> torch.device:
+def pick_device(use_gpu: bool, local_rank: int = 0) -> torch.device:
     if use_gpu and torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", local_rank)
     if use_gpu:
         _say("Global.use_gpu is true but no GPU is available: training on the CPU.")
     return torch.device("cpu")
@@ -156,14 +157,19 @@ class Trainer:
         self.run_dir = Path(config.Global.save_model_dir)
         self.charset = load_charset(config.Global.character_dict_path, config.Global.use_space_char)
         self.preprocess = config.preprocess
+        self.dist = DistContext()
         self.device = pick_device(config.Global.use_gpu)
         self.state = _State()
+
+    def _say(self, message: str) -> None:
+        if self.dist.is_main:
+            _say(message)
 
     # --- set-up -----------------------------------------------------------------------------
 
     def _load_data(self) -> tuple[RecDataset, RecDataset | None]:
         train_ds = self._load_split("Train")
-        eval_ds = self._load_split("Eval") if self.config.Eval else None
+        eval_ds = self._load_split("Eval") if self.config.Eval and self.dist.is_main else None
         return train_ds, eval_ds
 
     def _load_split(self, split: str) -> RecDataset:
@@ -186,6 +192,8 @@ class Trainer:
     # --- checkpoints ------------------------------------------------------------------------
 
     def _save(self, name: str) -> None:
+        if not self.dist.is_main:
+            return
         payload = {
             **make_payload(self.model, self.charset, self.preprocess, self.config.to_dict()),
             "optimizer": self.optimizer.state_dict(),
@@ -224,7 +232,7 @@ class Trainer:
             self.scheduler.load_state_dict(payload["scheduler"])
             self.state = _State(**payload["state"])
             torch.set_rng_state(payload["torch_rng"])
-        _say(
+        self._say(
             f"Resuming from {path} at epoch {self.state.epoch + 1}, step {self.state.global_step} "
             f"(best line accuracy so far {max(self.state.best_acc, 0):.2%})."
         )
@@ -244,7 +252,14 @@ class Trainer:
         return compute_metrics(predictions, truths)
 
     def _evaluate_and_checkpoint(self, eval_ds: RecDataset | None) -> bool:
-        """Evaluate, keep the best, refresh ``latest``; True when the callback asks to stop."""
+        """Evaluate, keep the best, refresh ``latest``; True when the callback asks to stop.
+
+        In distributed training rank 0 alone evaluates and writes; the others learn its decision.
+        """
+        stop = self._evaluate_on_main(eval_ds) if self.dist.is_main else False
+        return self.dist.broadcast_flag(stop)
+
+    def _evaluate_on_main(self, eval_ds: RecDataset | None) -> bool:
         s = self.state
         if eval_ds is None:
             self._save("latest")
@@ -261,7 +276,7 @@ class Trainer:
         self._save("latest")
         write_training_curves(self.run_dir / "curves.png", s.history, s.losses)
         mark = " (best)" if is_best else ""
-        _say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: {metrics}{mark}")
+        self._say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: {metrics}{mark}")
         if self.on_eval is None:
             return False
         return bool(self.on_eval(EvalEvent(s.epoch, s.global_step, s.seconds, metrics, is_best)))
@@ -275,7 +290,7 @@ class Trainer:
         return images
 
     def _train_step(self, batch: Batch) -> float:
-        logits = self.model(self._to_device(batch.images))
+        logits = self.forward_model(self._to_device(batch.images))
         loss = ctc_loss(logits, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -284,23 +299,31 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
         self.scheduler.step()
-        return float(loss.detach())
+        return self.dist.mean(loss.detach())
 
     def _is_eval_step(self, step: int) -> bool:
         start, every = self.config.Global.eval_every
         return step >= start and step % every == 0
 
     def run(self) -> TrainResult:
+        use_cuda = self.device.type == "cuda"
+        self.dist = init_distributed(use_cuda)
+        try:
+            return self._run()
+        finally:
+            self.dist.close()
+
+    def _run(self) -> TrainResult:
         g = self.config.Global
+        self.device = pick_device(g.use_gpu, self.dist.local_rank)
+        self.progress = self.progress and self.dist.is_main
         seed_everything(g.seed)
-        torch.set_num_threads(g.num_threads or os.cpu_count() or 1)
+        torch.set_num_threads(g.num_threads or max(1, (os.cpu_count() or 1) // self.dist.local_world_size))
         train_ds, eval_ds = self._load_data()
         self.model = build_model(self.config.Architecture, self.charset.num_classes).to(self.device)
         if g.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        steps_per_epoch = len(
-            make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess, seed=g.seed)
-        )
+        steps_per_epoch = len(self._train_loader(train_ds, epoch=0))
         self.optimizer, self.scheduler = build_optimizer(self.config, self.model, steps_per_epoch)
         source = self._resume_source()
         if source:
@@ -309,15 +332,30 @@ class Trainer:
                 _say(f"Not loading Global.pretrained_model {g.pretrained_model}: resuming takes precedence "
                      "(--no-resume starts afresh from it).")
         elif g.pretrained_model:
-            _say(load_pretrained(self.model, self.charset, g.pretrained_model, self.preprocess).summary())
-        self._prepare_run_dir()  # only now: a run refused above leaves the folder as it was
-        _say(
-            f"Training {count_parameters(self.model):,} parameters on {self.device}: "
+            self._say(load_pretrained(self.model, self.charset, g.pretrained_model, self.preprocess).summary())
+        self.forward_model = self._wrap_for_ddp(self.model)
+        if self.dist.is_main:
+            self._prepare_run_dir()  # only now: a run refused above leaves the folder as it was
+        ranks = f" x {self.dist.world_size} processes (DDP)" if self.dist.enabled else ""
+        self._say(
+            f"Training {count_parameters(self.model):,} parameters on {self.device}{ranks}: "
             f"{len(train_ds)} training lines, {len(eval_ds) if eval_ds else 0} validation lines, "
             f"{g.epoch_num} epochs of {steps_per_epoch} steps, alphabet of {len(self.charset)} characters."
         )
         self._loop(train_ds, eval_ds, steps_per_epoch)
+        self.dist.barrier()  # rank 0's last checkpoint is on disk before anyone reads it
         return self._finish(eval_ds)
+
+    def _wrap_for_ddp(self, model: CRNN) -> torch.nn.Module:
+        """The module the training steps run: ``model`` itself, or DDP around it (weights stay shared)."""
+        if not self.dist.enabled:
+            return model
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+    def _train_loader(self, train_ds: RecDataset, epoch: int):
+        return make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess,
+                           seed=self.config.Global.seed, epoch_seed_offset=epoch, context=self.dist)
 
     def _loop(self, train_ds: RecDataset, eval_ds: RecDataset | None, steps_per_epoch: int) -> None:
         g, s = self.config.Global, self.state
@@ -332,8 +370,7 @@ class Trainer:
                 train_ds.augment = LineAugment(g.seed, self.preprocess.max_width, epoch=s.epoch)
             if hasattr(train_ds, "epoch"):
                 train_ds.epoch = s.epoch  # synthetic lines: new ones every epoch
-            loader = make_loader(train_ds, self.config.Train.loader, self.charset, self.preprocess,
-                                 seed=g.seed, epoch_seed_offset=s.epoch)
+            loader = self._train_loader(train_ds, s.epoch)
             bar.set_description(f"epoch {s.epoch + 1}/{g.epoch_num}")
             tick = time.perf_counter()
             for batch in itertools.islice(loader, s.step_in_epoch, None):
@@ -373,13 +410,15 @@ class Trainer:
         s.epoch += 1
         s.step_in_epoch = 0
         self._save("latest")
-        if s.epoch % g.save_epoch_step == 0:
+        if s.epoch % g.save_epoch_step == 0 and self.dist.is_main:
             atomic_copy(self.run_dir / "latest.pt", self.run_dir / f"iter_epoch_{s.epoch}.pt")
 
     # --- the end ----------------------------------------------------------------------------
 
     def _finish(self, eval_ds: RecDataset | None) -> TrainResult:
         s = self.state
+        if not self.dist.is_main:
+            return TrainResult(self.run_dir, None, s.best_step, s.global_step, s.seconds, None, None, s.history)
         # Without evaluations in this run's history, a best_accuracy.pt here could be another run's.
         source = self.run_dir / ("best_accuracy.pt" if s.history else "latest.pt")
         self.model.load_state_dict(load_checkpoint(source)["model"])
