@@ -49,6 +49,8 @@ def _load_config(args: argparse.Namespace):
 def cmd_synth(args: argparse.Namespace) -> int:
     if args.action == "fonts":
         return _list_fonts(args)
+    if args.action == "pages":
+        return _synth_pages(args)
     from thaiocr.synth import generate_dataset, write_preview
 
     settings = _synth_settings(args)
@@ -231,11 +233,147 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_pages(args: argparse.Namespace) -> int:
+    from thaiocr.fonts import discover_fonts
+    from thaiocr.synthpages import LABEL_FILE, generate_pages
+
+    if args.pages_out is None:
+        raise ThaiOCRError("synth pages needs an output folder: thaiocr synth pages OUT --count N")
+    manifest = generate_pages(args.pages_out, args.count, seed=args.seed, fonts=discover_fonts(args.fonts),
+                              font_split=args.font_split, val_fonts=_val_fonts(args.val_fonts),
+                              content=args.content, progress=not args.quiet)
+    print(f"Wrote {manifest['count']} pages and their line boxes ({LABEL_FILE}) to {args.pages_out}")
+    return 0
+
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    from thaiocr.page import PageReader, image_format_for, write_drawing
+    from thaiocr.preprocess import open_image
+
+    if args.draw:
+        image_format_for(args.draw)  # a bad --draw name fails before the page is read
+    image = open_image(args.image)
+    result = PageReader.from_paths(model=args.model, detector=args.detector)(image)
+    if args.draw:
+        write_drawing(args.draw, image, result)
+    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else result.text)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from thaiocr.demo import run_demo
 
     run_demo(data_dir=args.data, run_dir=args.out, config_path=args.config, progress=not args.quiet)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from thaiocr.server import Limits, serve
+
+    limits = Limits(max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
+                    max_images=args.max_images)
+    serve(args.model, host=args.host, port=args.port, limits=limits, max_batch=args.max_batch,
+          batch_wait_ms=args.batch_wait_ms, threads=args.threads, detector=args.detector)
+    return 0
+
+
+# --- cloud (Amazon SageMaker; see docs/cloud.md) --------------------------------------------------
+
+
+def _aws(args: argparse.Namespace):
+    from thaiocr.cloud.aws import Aws
+
+    return Aws.connect(args.region)
+
+
+def cmd_cloud_check(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.check import run_checks
+
+    checks = run_checks(_aws(args), args.config, args.override, args.s3, args.role)
+    print("\n".join(check.line() for check in checks))
+    return 0 if all(check.ok for check in checks) else 1
+
+
+def cmd_cloud_upload(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.s3sync import sync_upload
+
+    result = sync_upload(args.dataset, args.destination, args.exclude, region=args.region, workers=args.workers,
+                         progress=not args.quiet)
+    print(result.summary())
+    return 0
+
+
+def cmd_cloud_train(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.aws import Aws, resolve_region
+    from thaiocr.cloud.jobs import JobOptions, plan_job, submit_job
+
+    options = JobOptions(args.instance_type, args.max_runtime, args.instance_count, args.spot, args.max_wait,
+                         args.image, tuple(args.tag), args.output, args.job_name)
+    plan = plan_job(args.config, args.override, args.s3, args.role, options, resolve_region(args.region))
+    if args.dry_run:
+        print(json.dumps(plan.request, indent=2, ensure_ascii=False))
+        return 0
+    aws = Aws(plan.region)
+    print(plan.banner())
+    print(f"✅ Training job created: {submit_job(plan, aws)}")
+    if args.no_wait:
+        print(f"Watch it: thaiocr cloud status {plan.name} --watch")
+        return 0
+    return _watch(aws, plan.name, args.poll)
+
+
+def _watch(aws, name: str, poll: float) -> int:
+    from thaiocr.cloud.monitor import watch
+
+    return watch(aws.client("sagemaker"), name, aws.region, poll=poll).exit_code
+
+
+def cmd_cloud_status(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.monitor import describe_job, summary, utc_now
+
+    aws = _aws(args)
+    if args.watch:
+        return _watch(aws, args.job, args.poll)
+    print(summary(describe_job(aws.client("sagemaker"), args.job), aws.region, utc_now()))
+    return 0
+
+
+def cmd_cloud_stop(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.monitor import stop_job
+
+    print(stop_job(_aws(args).client("sagemaker"), args.job))
+    return 0
+
+
+def cmd_cloud_logs(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.logs import print_logs
+
+    print_logs(_aws(args), args.job, follow=args.follow, poll=args.poll)
+    return 0
+
+
+def cmd_cloud_download(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.artifacts import describe_run_folder, download_model
+
+    folder = download_model(_aws(args), args.job, args.dest, force=args.force, progress=not args.quiet)
+    print(describe_run_folder(folder))
+    return 0
+
+
+def cmd_cloud_estimate(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.costs import price_region
+    from thaiocr.cloud.estimate import DEFAULT_INSTANCES, estimate
+
+    result = estimate(_load_config(args), args.instance_type or DEFAULT_INSTANCES, price_region(args.region),
+                      samples=args.samples, steps=args.steps)
+    print(result.table())
+    return 0
+
+
+def cmd_cloud_entry(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.container import main as run_container
+
+    return run_container(progress=not args.quiet)
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -249,8 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="generate synthetic Thai text lines in the guide's dataset layout",
                        description="Write a synthetic dataset; `synth fonts` lists the fonts found and their "
-                                   "coverage; --preview N writes a contact sheet instead of a dataset.")
-    p.add_argument("action", nargs="?", choices=["fonts"], help="fonts: list fonts and what they cover")
+                                   "coverage; --preview N writes a contact sheet instead of a dataset; "
+                                   "`synth pages OUT --count N` writes A4 pages with line boxes (PaddleOCR det "
+                                   "labels) for text detection.")
+    p.add_argument("action", nargs="?", choices=["fonts", "pages"],
+                   help="fonts: list fonts and what they cover; pages: write synthetic pages with line boxes")
+    p.add_argument("pages_out", nargs="?", type=Path, metavar="OUT", help="synth pages: output folder")
     p.add_argument("--out", type=Path, default=Path("data/numbers"), help="dataset folder (default: %(default)s)")
     p.add_argument("--train", type=int, default=20000, help="training lines (default: %(default)s)")
     p.add_argument("--val", type=int, default=1000, help="validation lines (default: %(default)s)")
@@ -273,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview-out", type=Path, default=Path("synth_preview.png"),
                    help="contact sheet path (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="synth fonts: print JSON")
+    p.add_argument("--count", type=int, default=100, help="synth pages: pages to write (default: %(default)s)")
+    p.add_argument("--content", choices=["thai", "numbers"], default="thai",
+                   help="synth pages: Thai documents, or only number texts (default: %(default)s)")
+    p.add_argument("--font-split", choices=["train", "val", "all"], default="train",
+                   help="synth pages: training fonts, the held-out families of --val-fonts, or all "
+                        "(default: %(default)s)")
     p.set_defaults(func=cmd_synth)
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True,
@@ -351,12 +499,128 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("ocr", help="read a page: detect its text lines, read them, print them in reading order")
+    p.add_argument("image", type=Path, metavar="IMAGE", help="page image")
+    p.add_argument("--model", type=Path, default=None,
+                   help="recogniser: .onnx file, best_model/ folder or .pt checkpoint (without one: boxes only)")
+    p.add_argument("--detector", default="ppocrv4", metavar="NAME_OR_ONNX",
+                   help="text detector: ppocrv4 or a DB .onnx file (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print each line's polygon, text and confidence as JSON")
+    p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
+                   help="also write the page with the boxes and the text read drawn on it")
+    p.set_defaults(func=cmd_ocr)
+
     p = sub.add_parser("demo", help="the main job: synthesise digits, train on CPU, export, evaluate, read")
     p.add_argument("--config", type=Path, default=None, help="recipe (default: configs/rec/numbers.yml)")
     p.add_argument("--data", type=Path, default=Path("data/numbers"), help="dataset folder (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("models/numbers"), help="run folder (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="serve a model over HTTP (SageMaker's /ping and /invocations, /v1/...)",
+                       description="Load the model once and answer HTTP requests until SIGINT/SIGTERM; "
+                                   "see docs/serving.md. /docs shows the API.")
+    p.add_argument("--model", required=True, type=Path,
+                   help=".onnx file, best_model/ folder (or one holding a single inference.onnx) or .pt checkpoint")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="(default: %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image, width x height "
+                                                                       "(default: %(default)s)")
+    p.add_argument("--max-images", type=int, default=256, help="most images in one request (default: %(default)s)")
+    p.add_argument("--max-batch", type=int, default=32,
+                   help="line images of concurrent requests read in one model call (default: %(default)s)")
+    p.add_argument("--batch-wait-ms", type=float, default=2.0,
+                   help="how long a batch waits for more lines before it runs (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="model threads (default: half the cores)")
+    p.add_argument("--detector", default=None, metavar="NAME_OR_ONNX",
+                   help="text detector for page OCR (/v1/ocr, mode=page): ppocrv4 or a DB .onnx file; "
+                        "without one, page requests answer 501")
+    p.set_defaults(func=cmd_serve)
+
+    _add_cloud_commands(sub)
     return parser
+
+
+def _add_cloud_commands(sub: argparse._SubParsersAction) -> None:
+    """``thaiocr cloud ...``: the guide's SageMaker workflow as commands (docs/cloud.md)."""
+    cloud = sub.add_parser("cloud", help="train on Amazon SageMaker: check, upload, train, watch, download",
+                           description="Train on Amazon SageMaker with boto3; see docs/cloud.md.")
+    actions = cloud.add_subparsers(dest="cloud_command", required=True, metavar="ACTION")
+    region = argparse.ArgumentParser(add_help=False)
+    region.add_argument("--region", default=None, help="AWS region (default: AWS_REGION or the profile's)")
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument("--s3", "--bucket", dest="s3", required=True, metavar="S3_URI",
+                        help="the dataset's S3 folder, as given to `cloud upload` (s3://bucket/prefix)")
+    target.add_argument("--role", required=True, help="SageMaker execution role: name or ARN")
+
+    p = actions.add_parser("check", parents=[region, target],
+                           help="the guide's setup check: credentials, bucket, training data, IAM role, recipe")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_cloud_check)
+
+    p = actions.add_parser("upload", parents=[region], help="sync a dataset folder to S3 (unchanged files skipped)")
+    p.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="folder to upload, e.g. data/numbers")
+    p.add_argument("destination", metavar="S3_URI", help="s3://bucket/prefix")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="leave out paths matching GLOB, relative to DATASET_DIR, e.g. '*.log' (repeatable)")
+    p.add_argument("--workers", type=int, default=8, help="files uploaded at once (default: %(default)s)")
+    p.set_defaults(func=cmd_cloud_upload)
+
+    p = actions.add_parser("train", parents=[region, target],
+                           help="start a SageMaker training job of a recipe and watch it")
+    _add_config_args(p)
+    p.add_argument("--instance-type", default="ml.m5.xlarge", help="(default: %(default)s)")
+    p.add_argument("--instance-count", type=int, default=1, help="(default: %(default)s)")
+    p.add_argument("--spot", action="store_true", help="managed spot training, resumable from S3 checkpoints")
+    p.add_argument("--max-wait", type=int, default=None, metavar="S",
+                   help="spot: seconds to wait for capacity plus train (default: twice --max-runtime)")
+    p.add_argument("--max-runtime", type=int, default=86400, metavar="S", help="(default: %(default)s)")
+    p.add_argument("--image", default=None, metavar="URI",
+                   help="your own training image (default: SageMaker's PyTorch image for the region)")
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="job tag (repeatable)")
+    p.add_argument("--output", default=None, metavar="S3_URI",
+                   help="where models, checkpoints and the source go (default: s3://<bucket>/thaiocr/)")
+    p.add_argument("--job-name", default=None, help="(default: thaiocr-<recipe>-<date>-<time>)")
+    p.add_argument("--dry-run", action="store_true", help="print the request as JSON and send nothing")
+    p.add_argument("--no-wait", action="store_true", help="start the job and return")
+    p.add_argument("--poll", type=float, default=30, metavar="S", help="seconds between status lines")
+    p.set_defaults(func=cmd_cloud_train)
+
+    p = actions.add_parser("status", parents=[region], help="a job's status, times and cost; --watch follows it")
+    p.add_argument("job", metavar="JOB")
+    p.add_argument("--watch", action="store_true", help="print status lines until the job ends (Ctrl-C asks)")
+    p.add_argument("--poll", type=float, default=30, metavar="S", help="seconds between status lines")
+    p.set_defaults(func=cmd_cloud_status)
+
+    p = actions.add_parser("stop", parents=[region], help="stop a training job")
+    p.add_argument("job", metavar="JOB")
+    p.set_defaults(func=cmd_cloud_stop)
+
+    p = actions.add_parser("logs", parents=[region], help="a job's CloudWatch log lines")
+    p.add_argument("job", metavar="JOB")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the job ends")
+    p.add_argument("--poll", type=float, default=10, metavar="S", help="seconds between reads when following")
+    p.set_defaults(func=cmd_cloud_logs)
+
+    p = actions.add_parser("download", parents=[region], help="fetch a job's model.tar.gz and unpack it safely")
+    p.add_argument("job", metavar="JOB")
+    p.add_argument("dest", type=Path, metavar="DEST", help="run folder to create, e.g. models/sagemaker_trained")
+    p.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    p.set_defaults(func=cmd_cloud_download)
+
+    p = actions.add_parser("estimate", parents=[region],
+                           help="time and cost of a recipe here and on instance types, from a short measurement")
+    _add_config_args(p)
+    p.add_argument("--instance-type", action="append", default=[], metavar="TYPE",
+                   help="instance type to compare (repeatable; default: a CPU and GPU selection)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="training lines per epoch (default: counted from the recipe's label files)")
+    p.add_argument("--steps", type=int, default=10, help="training steps to time (default: %(default)s)")
+    p.set_defaults(func=cmd_cloud_estimate)
+
+    p = actions.add_parser("entry", help="inside a SageMaker job: train as /opt/ml describes (SM_ROOT moves it)")
+    p.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_cloud_entry)
 
 
 def main(argv: list[str] | None = None) -> int:

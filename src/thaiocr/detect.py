@@ -1,0 +1,321 @@
+"""Text-line detection on page images: the :class:`Detector` interface and its DB backends.
+
+A detector takes a page and returns :class:`TextRegion` quadrilaterals in page pixels. The one
+backend so far is PaddleOCR's PP-OCRv4 mobile detector, a DB (differentiable binarisation) network
+whose ONNX file ships inside the ``rapidocr-onnxruntime`` wheel; a DB model of our own would be
+another :class:`DBDetector` with another file, added to :data:`DETECTORS`.
+
+Pre-processing follows PaddleOCR's DB inference (sides resized to multiples of 32 within a limit,
+BGR, ImageNet mean and std, NCHW). Post-processing is written here with NumPy and Pillow only:
+threshold the probability map, label connected components (runs of pixels joined across rows),
+fit a minimum-area rectangle to each (rotating calipers on the convex hull), score it by the mean
+probability inside, grow it by the DB unclip offset, and scale it back to the page.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from thaiocr.errors import ThaiOCRError, did_you_mean
+from thaiocr.onnxmodel import cpu_session
+
+PPOCRV4_WHEEL = "rapidocr_onnxruntime"
+PPOCRV4_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
+# PaddleOCR's DB normalisation, applied to the B, G, R channels in that order, as PaddleOCR does.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+STRIDE = 32  # the network downsamples five times: sides must be multiples of 32
+
+
+@dataclass(frozen=True)
+class TextRegion:
+    """A detected text line: four corners clockwise from the top-left, in page pixels."""
+
+    quad: np.ndarray  # float32 [4, 2] of (x, y)
+    score: float
+
+
+class Detector(Protocol):
+    """Finds text lines on a page."""
+
+    name: str
+
+    def __call__(self, image: Image.Image) -> list[TextRegion]: ...
+
+
+@dataclass(frozen=True)
+class DBSettings:
+    """DB inference settings; the defaults are PaddleOCR's for PP-OCRv4 (limit 960, longest side)."""
+
+    limit_side_len: int = 960  # the longer side is scaled down to at most this
+    thresh: float = 0.3  # probability above which a map pixel is text
+    box_thresh: float = 0.6  # mean probability a box needs to be kept
+    unclip_ratio: float = 1.5
+    min_size: int = 3  # map pixels: shorter boxes are noise
+    max_candidates: int = 1000
+
+
+class DBDetector:
+    """A DB text detector in ONNX: ``[1, 3, H, W]`` image -> ``[1, 1, H, W]`` text probability."""
+
+    def __init__(self, run: Callable[[np.ndarray], np.ndarray], settings: DBSettings, name: str) -> None:
+        self._run = run
+        self.settings = settings
+        self.name = name
+
+    @classmethod
+    def from_onnx(cls, path: Path, name: str, settings: DBSettings | None = None,
+                  num_threads: int | None = None) -> DBDetector:
+        session = cpu_session(Path(path), num_threads or min(2, os.cpu_count() or 1))
+        input_name = session.get_inputs()[0].name
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            return session.run(None, {input_name: batch})[0]
+
+        return cls(run, settings or DBSettings(), name)
+
+    def probability_map(self, image: Image.Image) -> np.ndarray:
+        """The network's text probability, ``[h, w]`` float32 at the resized input's size."""
+        return self._run(db_input(image, self.settings.limit_side_len))[0, 0]
+
+    def __call__(self, image: Image.Image) -> list[TextRegion]:
+        image = image.convert("RGB")
+        prob = self.probability_map(image)
+        scale = np.array([image.width / prob.shape[1], image.height / prob.shape[0]], dtype=np.float32)
+        limits = np.array([image.width, image.height], dtype=np.float32)
+        return [TextRegion(np.clip(quad * scale, 0, limits), score) for quad, score in db_boxes(prob, self.settings)]
+
+
+# --- the PP-OCRv4 backend -----------------------------------------------------------------------
+
+
+def ppocrv4_model_path() -> Path:
+    """The PP-OCRv4 detector inside the installed ``rapidocr-onnxruntime`` wheel.
+
+    Only the file is used: importing the package would need OpenCV, which is not installed.
+    """
+    spec = importlib.util.find_spec(PPOCRV4_WHEEL)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / PPOCRV4_FILE
+        if path.is_file():
+            return path
+    where = f" (looked in {', '.join(locations)})" if locations else ""
+    raise ThaiOCRError(
+        f"the PP-OCRv4 detector {PPOCRV4_FILE} was not found{where}: install the wheel that ships it with "
+        "`pip install --no-deps rapidocr-onnxruntime==1.4.4` (make setup does)"
+    )
+
+
+def _ppocrv4(settings: DBSettings | None, num_threads: int | None) -> Detector:
+    return DBDetector.from_onnx(ppocrv4_model_path(), "ppocrv4", settings, num_threads)
+
+
+DETECTORS: dict[str, Callable[[DBSettings | None, int | None], Detector]] = {"ppocrv4": _ppocrv4}
+
+
+def load_detector(name: str = "ppocrv4", settings: DBSettings | None = None,
+                  num_threads: int | None = None) -> Detector:
+    """A detector by name (see :data:`DETECTORS`); ``num_threads`` defaults to min(2, CPU count)."""
+    if name not in DETECTORS:
+        raise ThaiOCRError(f"unknown detector {name!r}{did_you_mean(name, DETECTORS)}")
+    return DETECTORS[name](settings, num_threads)
+
+
+# --- pre-processing -----------------------------------------------------------------------------
+
+
+def db_input_size(width: int, height: int, limit_side_len: int) -> tuple[int, int]:
+    """``(width, height)`` scaled so the longer side is at most the limit, each a multiple of 32."""
+    ratio = min(1.0, limit_side_len / max(width, height))
+    return (max(STRIDE, round(width * ratio / STRIDE) * STRIDE),
+            max(STRIDE, round(height * ratio / STRIDE) * STRIDE))
+
+
+def db_input(image: Image.Image, limit_side_len: int) -> np.ndarray:
+    """RGB page -> float32 ``[1, 3, H, W]``: resized, BGR, ImageNet-normalised."""
+    size = db_input_size(image.width, image.height, limit_side_len)
+    pixels = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+    bgr = pixels[:, :, ::-1] / 255.0
+    return ((bgr - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+# --- post-processing ----------------------------------------------------------------------------
+
+
+def db_boxes(prob: np.ndarray, settings: DBSettings = DBSettings()) -> list[tuple[np.ndarray, float]]:
+    """``(quad, score)`` per text region of a probability map, in map pixel coordinates.
+
+    Coordinates are those of pixel centres (pixel ``(x, y)`` spans ``x - 0.5 .. x + 0.5``), as
+    PaddleOCR's contours are, so that its unclip ratio means the same here.
+    """
+    boxes = []
+    for outline in component_outlines(prob > settings.thresh)[: settings.max_candidates]:
+        hull = convex_hull(outline)
+        if len(hull) < 3:
+            continue
+        rect = min_area_rect(hull)
+        if min(rect_sides(rect)) < settings.min_size:
+            continue
+        score = mean_inside(prob, rect)
+        if score < settings.box_thresh:
+            continue
+        grown = unclip(rect, settings.unclip_ratio)
+        if min(rect_sides(grown)) < settings.min_size + 2:
+            continue
+        boxes.append((order_corners(grown), score))
+    return boxes
+
+
+def pixel_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(row, first column, last column)`` of every horizontal run of True, in row-major order."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    steps = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(steps == 1)
+    _, ends = np.nonzero(steps == -1)
+    return rows, starts, ends - 1
+
+
+def label_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """A component label per run: runs in adjacent rows that touch (8-connectivity) share one.
+
+    Touching pairs come from binary searches on row-major keys; labels then spread as the minimum
+    run index over the pairs, with pointer jumping, until nothing changes (a few dozen vectorised
+    passes for a page), instead of a Python loop over pixels.
+    """
+    stride = width + 2  # keys of different rows can never meet, even one column outside the image
+    start_keys, end_keys = rows * stride + starts, rows * stride + ends
+    below = (rows + 1) * stride
+    first = np.searchsorted(end_keys, below + starts - 1, side="left")
+    last = np.searchsorted(start_keys, below + ends + 1, side="right")
+    counts = np.maximum(last - first, 0)
+    upper = np.repeat(np.arange(len(rows)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    lower = np.repeat(first, counts) + offsets
+    labels = np.arange(len(rows))
+    while True:
+        low = np.minimum(labels[upper], labels[lower])
+        updated = labels.copy()
+        np.minimum.at(updated, labels[upper], low)
+        np.minimum.at(updated, labels[lower], low)
+        updated = updated[updated]
+        if np.array_equal(updated, labels):
+            return labels
+        labels = updated
+
+
+def component_outlines(mask: np.ndarray) -> list[np.ndarray]:
+    """Per 8-connected component of ``mask``, the pixel centres that bound it: the first and last
+    pixel of each of its rows (enough for its convex hull). Largest components first."""
+    rows, starts, ends = pixel_runs(mask)
+    if len(rows) == 0:
+        return []
+    labels = label_runs(rows, starts, ends, mask.shape[1])
+    order = np.lexsort((rows, labels))
+    labels, rows, starts, ends = labels[order], rows[order], starts[order], ends[order]
+    # One entry per (component, row): the leftmost start and the rightmost end.
+    new_row = np.ones(len(rows), dtype=bool)
+    new_row[1:] = (labels[1:] != labels[:-1]) | (rows[1:] != rows[:-1])
+    at = np.flatnonzero(new_row)
+    left, right = np.minimum.reduceat(starts, at), np.maximum.reduceat(ends, at)
+    row_of, label_of = rows[at], labels[at]
+    splits = np.flatnonzero(label_of[1:] != label_of[:-1]) + 1
+    outlines = [np.concatenate([np.stack([lx, ry], 1), np.stack([rx, ry], 1)]).astype(np.float32)
+                for lx, rx, ry in zip(np.split(left, splits), np.split(right, splits), np.split(row_of, splits),
+                                      strict=True)]
+    return sorted(outlines, key=len, reverse=True)
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of ``[n, 2]`` points, counter-clockwise in (x, y) (Andrew's monotone chain)."""
+    ordered = points[np.lexsort((points[:, 1], points[:, 0]))]
+    unique = [tuple(p) for p in ordered[np.r_[True, np.any(ordered[1:] != ordered[:-1], axis=1)]].tolist()]
+    if len(unique) < 3:
+        return np.array(unique, dtype=np.float32).reshape(-1, 2)
+    lower, upper = _half_hull(unique), _half_hull(unique[::-1])
+    return np.array(lower[:-1] + upper[:-1], dtype=np.float32)
+
+
+def _half_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points that turn left all the way along (plain floats: a Python loop over NumPy scalars is slow)."""
+    kept: list[tuple[float, float]] = []
+    for x, y in points:
+        while len(kept) >= 2:
+            (ox, oy), (ax, ay) = kept[-2], kept[-1]
+            if (ax - ox) * (y - oy) - (ay - oy) * (x - ox) > 0:
+                break
+            kept.pop()
+        kept.append((x, y))
+    return kept
+
+
+def min_area_rect(hull: np.ndarray) -> np.ndarray:
+    """The smallest-area rectangle around a convex hull, as 4 corners (rotating calipers: one side
+    of the best rectangle lies along an edge of the hull, so only the edge directions are tried)."""
+    edges = np.roll(hull, -1, axis=0) - hull
+    lengths = np.linalg.norm(edges, axis=1)
+    if not lengths.any():  # a single point
+        return np.repeat(hull[:1], 4, axis=0).astype(np.float32)
+    along = edges[lengths > 0] / lengths[lengths > 0, None]
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    u, v = hull @ along.T, hull @ across.T  # [points, directions]
+    areas = (u.max(0) - u.min(0)) * (v.max(0) - v.min(0))
+    best = int(np.argmin(areas))
+    a, b = along[best], across[best]
+    u0, u1, v0, v1 = u[:, best].min(), u[:, best].max(), v[:, best].min(), v[:, best].max()
+    return np.array([u0 * a + v0 * b, u1 * a + v0 * b, u1 * a + v1 * b, u0 * a + v1 * b], dtype=np.float32)
+
+
+def rect_sides(rect: np.ndarray) -> tuple[float, float]:
+    return float(np.linalg.norm(rect[1] - rect[0])), float(np.linalg.norm(rect[3] - rect[0]))
+
+
+def polygon_area(points: np.ndarray) -> float:
+    x, y = points[:, 0], points[:, 1]
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+
+
+def unclip(rect: np.ndarray, ratio: float) -> np.ndarray:
+    """The rectangle pushed out on every side by DB's offset ``area * ratio / perimeter``.
+
+    For a rectangle this is what offsetting the polygon and fitting a rectangle again gives.
+    """
+    width, height = rect_sides(rect)
+    distance = polygon_area(rect) * ratio / max(2 * (width + height), 1e-6)
+    along = (rect[1] - rect[0]) / max(width, 1e-6)
+    across = (rect[3] - rect[0]) / max(height, 1e-6)
+    shift = np.stack([-along - across, along - across, along + across, -along + across]) * distance
+    return (rect + shift).astype(np.float32)
+
+
+def mean_inside(prob: np.ndarray, quad: np.ndarray) -> float:
+    """Mean probability over the map pixels whose centres lie in the (convex, clockwise) quad."""
+    x0, y0 = np.floor(quad.min(0)).astype(int).clip(0)
+    x1 = min(int(np.ceil(quad[:, 0].max())), prob.shape[1] - 1)
+    y1 = min(int(np.ceil(quad[:, 1].max())), prob.shape[0] - 1)
+    if x1 < x0 or y1 < y0:
+        return 0.0
+    xs, ys = np.arange(x0, x1 + 1, dtype=np.float32), np.arange(y0, y1 + 1, dtype=np.float32)[:, None]
+    inside = np.ones((len(ys), len(xs)), dtype=bool)
+    corners = order_corners(quad)
+    for (ax, ay), (bx, by) in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+        inside &= (bx - ax) * (ys - ay) - (by - ay) * (xs - ax) >= -1e-3  # on the right of each edge, y down
+    return float(prob[y0 : y1 + 1, x0 : x1 + 1][inside].mean()) if inside.any() else 0.0
+
+
+def order_corners(quad: np.ndarray) -> np.ndarray:
+    """Corners clockwise from the top-left (image y down): the two leftmost make the left side."""
+    by_x = quad[np.argsort(quad[:, 0], kind="stable")]
+    left, right = by_x[:2], by_x[2:]
+    top_left, bottom_left = left[np.argsort(left[:, 1], kind="stable")]
+    top_right, bottom_right = right[np.argsort(right[:, 1], kind="stable")]
+    return np.array([top_left, top_right, bottom_right, bottom_left], dtype=np.float32)

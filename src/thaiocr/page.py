@@ -1,0 +1,374 @@
+"""Page OCR: find the text lines of a page, read them with a line recogniser, put them in reading order.
+
+``PageReader`` runs a :class:`~thaiocr.detect.Detector`, crops every line (grown where ink goes
+on past the box, so that stacked marks the detector's box cuts off are kept), reads all crops in one batched call of the
+:class:`~thaiocr.predict.Recognizer`, turns the lines that read poorly upside down and reads them
+again (keeping the more confident reading), and returns a :class:`PageResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from thaiocr.detect import DETECTORS, DBDetector, Detector, TextRegion, load_detector
+from thaiocr.errors import ThaiOCRError
+from thaiocr.predict import Prediction, Recognizer
+
+# How far a crop may reach past its box, as fractions of the box's height. On held-out synthetic
+# pages (docs/page_ocr.md), PP-OCRv4 boxes at limit 960 stopped short of the ink by at most 0.29 of
+# their height above or below (0.17-0.20 at the 99th percentile) and 0.18 at the ends (99th percentile).
+CROP_PAD_Y = 0.3
+CROP_PAD_X = 0.2
+MARK_REACH = 0.1  # ink this close (in box heights) past a box's edge belongs to the line
+RULE_SHARE = 0.6  # a row inked across more than this share of a box's width is a rule, not text
+# Lines read with a mean confidence below this are read again turned 180 degrees (see docs/page_ocr.md).
+RECHECK_BELOW = 0.9
+SPACE_GAP = 0.25  # a blank run this many line heights wide is a space between words
+BLANK_INK = 0.02  # a column with less ink than this many line heights' worth is blank
+COLUMN_GAP = 1.0  # a gap wider than this many row heights joins two boxes of a row with a tab
+LABEL_FONT_FAMILIES = ("Loma", "Garuda", "ArundinaSans", "Waree")  # clear faces with Thai and Latin
+
+
+@dataclass(frozen=True)
+class PageLine:
+    """A text line of a page: its quadrilateral (clockwise from the text's own top-left, in page
+    pixels; an upside-down line starts at its bottom-right), its text and its mean confidence."""
+
+    polygon: list[list[float]]
+    text: str
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return {"polygon": self.polygon, "text": self.text, "confidence": self.confidence}
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """The lines of a page in reading order, and the page's size."""
+
+    lines: list[PageLine]
+    width: int
+    height: int
+
+    @property
+    def text(self) -> str:
+        """The lines with text, row by row (top to bottom); on a row, left to right, split by a space
+        or, across a wide gap, a tab."""
+        read = [line for line in self.lines if line.text]
+        return page_text([line.text for line in read], [np.array(line.polygon) for line in read])
+
+    def to_dict(self) -> dict:
+        return {"width": self.width, "height": self.height, "text": self.text,
+                "lines": [line.to_dict() for line in self.lines]}
+
+
+class PageReader:
+    """Reads pages: ``reader(image) -> PageResult``.
+
+    Without a recogniser it only detects: every line's text is empty and its confidence is the
+    detector's score for the box.
+    """
+
+    def __init__(self, detector: Detector, recognizer: Recognizer | None = None,
+                 recheck_below: float = RECHECK_BELOW) -> None:
+        self.detector = detector
+        self.recognizer = recognizer
+        self.recheck_below = recheck_below
+
+    @classmethod
+    def from_paths(cls, model: str | Path | None = None, detector: str | Path = "ppocrv4",
+                   num_threads: int | None = None) -> PageReader:
+        """``model``: a recogniser (``.onnx``, model folder or ``.pt``), or None to only detect;
+        ``detector``: a name from :data:`~thaiocr.detect.DETECTORS` or a DB detector's ``.onnx`` file."""
+        recognizer = Recognizer.from_path(model, num_threads) if model is not None else None
+        return cls(_detector(detector, num_threads), recognizer)
+
+    def __call__(self, image: Image.Image) -> PageResult:
+        image = image.convert("RGB")
+        regions = self.detector(image)
+        if self.recognizer is None or not regions:
+            readings = [(Prediction("", region.score), False) for region in regions]
+        else:
+            crops = [crop_line(image, region.quad) for region in regions]
+            readings = read_crops(self.recognizer, crops, self.recheck_below)
+        lines = [_page_line(region, prediction, turned)
+                 for region, (prediction, turned) in zip(regions, readings, strict=True)]
+        order = [i for row in reading_order([region.quad for region in regions]) for i in row]
+        return PageResult([lines[i] for i in order], image.width, image.height)
+
+
+def read_crops(recognizer: Recognizer, crops: list[Image.Image],
+               recheck_below: float = RECHECK_BELOW) -> list[tuple[Prediction, bool]]:
+    """Each crop's reading and whether it was read turned 180 degrees.
+
+    All crops are read in one batched call; those read with a confidence below ``recheck_below``
+    are read again turned (a second call) and keep the more confident of their two readings.
+    """
+    readings = [(prediction, False) for prediction in read_long_lines(recognizer, crops)]
+    doubtful = [i for i, (prediction, _) in enumerate(readings) if prediction.confidence < recheck_below]
+    if doubtful:
+        turned = read_long_lines(recognizer, [crops[i].transpose(Image.Transpose.ROTATE_180) for i in doubtful])
+        for i, prediction in zip(doubtful, turned, strict=True):
+            if prediction.confidence > readings[i][0].confidence:
+                readings[i] = (prediction, True)
+    return readings
+
+
+def read_long_lines(recognizer: Recognizer, crops: list[Image.Image]) -> list[Prediction]:
+    """Read line crops of any length: each is cut into pieces no wider than the recogniser's input
+    (see :func:`split_line`), all pieces are read in one batched call and joined again.
+
+    A line's confidence is the mean of its pieces', weighted by their widths.
+    """
+    max_ratio = recognizer.preprocess.max_width / recognizer.preprocess.height
+    pieces = [split_line(crop, max_ratio) for crop in crops]
+    predictions = iter(recognizer([piece for line in pieces for piece, _ in line]))
+    readings = []
+    for line in pieces:
+        read = [(next(predictions), joiner, piece.width) for piece, joiner in line]
+        joined = "".join(joiner + prediction.text for prediction, joiner, _ in read)
+        text = " ".join(word for word in joined.split(" ") if word)  # pieces may read a space at their ends
+        confidence = sum(p.confidence * width for p, _, width in read) / sum(width for _, _, width in read)
+        readings.append(Prediction(text, confidence))
+    return readings
+
+
+def split_line(crop: Image.Image, max_ratio: float) -> list[tuple[Image.Image, str]]:
+    """``(piece, joiner)`` pairs: the crop cut at gaps between glyphs so that no piece is wider than
+    ``max_ratio`` times its height (a recogniser squeezes wider images until they cannot be read).
+
+    Each cut goes in the middle of the emptiest column run in the last half of the allowed width,
+    preferring a gap as wide as a space (:data:`SPACE_GAP` heights), which joins with a space; a
+    narrower gap, between two glyphs of a word, joins with nothing.
+    """
+    limit = max(1, int(max_ratio * crop.height))
+    if crop.width <= limit:
+        return [(crop, "")]
+    ink = column_ink(crop)
+    pieces, start, joiner = [], 0, ""
+    while crop.width - start > limit:
+        cut, gap = _best_cut(ink[start + limit // 2 : start + limit], crop.height)
+        end = start + max(1, limit // 2 + cut)
+        pieces.append((crop.crop((start, 0, end, crop.height)), joiner))
+        start, joiner = end, " " if gap >= SPACE_GAP * crop.height else ""
+    pieces.append((crop.crop((start, 0, crop.width, crop.height)), joiner))
+    return pieces
+
+
+def column_ink(crop: Image.Image) -> np.ndarray:
+    """How much ink each column holds: darkness against the crop's background, summed down the column."""
+    return ink_darkness(crop).sum(axis=0)
+
+
+def _best_cut(ink: np.ndarray, height: int) -> tuple[int, int]:
+    """``(column to cut at, width of the blank run around it)`` within a window of column ink."""
+    blank = ink <= max(BLANK_INK * height, ink.min())
+    runs = _true_runs(blank)
+    wide = [run for run in runs if run[1] - run[0] >= SPACE_GAP * height]
+    first, last = (wide or runs)[-1]
+    return (first + last) // 2, last - first
+
+
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, end)`` (end exclusive) of each run of True."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def _detector(detector: str | Path, num_threads: int | None) -> Detector:
+    if str(detector) in DETECTORS:
+        return load_detector(str(detector), num_threads=num_threads)
+    path = Path(detector)
+    if path.suffix.lower() == ".onnx":
+        if not path.is_file():
+            raise ThaiOCRError(f"{path}: detector model not found")
+        return DBDetector.from_onnx(path, path.stem, num_threads=num_threads)
+    raise ThaiOCRError(f"unknown detector {str(detector)!r}: give one of {', '.join(DETECTORS)} or a DB .onnx file")
+
+
+def _page_line(region: TextRegion, prediction: Prediction, turned: bool) -> PageLine:
+    quad = np.roll(region.quad, -2, axis=0) if turned else region.quad
+    polygon = [[round(float(x), 1), round(float(y), 1)] for x, y in quad]
+    return PageLine(polygon, prediction.text, round(float(prediction.confidence), 4))
+
+
+def crop_line(image: Image.Image, quad: np.ndarray, pad_y: float = CROP_PAD_Y, pad_x: float = CROP_PAD_X,
+              reach: float = MARK_REACH) -> Image.Image:
+    """The quadrilateral (clockwise from top-left) straightened into an upright rectangle, grown at
+    each end by ``pad_x`` of its height, and above and below as far as ink continues past its edges.
+
+    A recogniser reads a tight crop best (a fixed margin of 0.3 box heights made the digits model's
+    page CER 7 times worse), but a detector's box can cut off stacked marks: so rows are added beyond
+    each edge while ink is found within ``reach`` of the box's height, up to ``pad_y`` of it. Only
+    the box's own columns are looked at, and a table rule is never crossed.
+    """
+    quad = np.asarray(quad, dtype=np.float32)
+    height = float(np.linalg.norm(quad[3] - quad[0]))
+    width = float(np.linalg.norm(quad[1] - quad[0]))
+    region = straighten(image, quad, pad_y, pad_x)
+    inner_top, inner_left = round(pad_y * height), round(pad_x * height)
+    inner_bottom = min(region.height, inner_top + max(1, round(height))) - 1
+    rows = row_kinds(region.crop((inner_left, 0, inner_left + max(1, round(width)), region.height)))
+    step = max(1, round(reach * height))
+    top = _ink_edge(rows, inner_top, -1, step)
+    bottom = _ink_edge(rows, inner_bottom, 1, step)
+    return region.crop((0, top, region.width, bottom + 1))
+
+
+def straighten(image: Image.Image, quad: np.ndarray, pad_y: float, pad_x: float) -> Image.Image:
+    """The quadrilateral straightened into a rectangle, grown by ``pad_y`` of its height above and
+    below and ``pad_x`` at each end."""
+    quad = np.asarray(quad, dtype=np.float32)
+    width = float(np.linalg.norm(quad[1] - quad[0]))
+    height = float(np.linalg.norm(quad[3] - quad[0]))
+    along = (quad[1] - quad[0]) / max(width, 1e-6)
+    across = (quad[3] - quad[0]) / max(height, 1e-6)
+    dx, dy = along * pad_x * height, across * pad_y * height
+    top_left, top_right = quad[0] - dx - dy, quad[1] + dx - dy
+    bottom_right, bottom_left = quad[2] + dx + dy, quad[3] - dx + dy
+    size = (max(1, round(width + 2 * pad_x * height)), max(1, round(height * (1 + 2 * pad_y))))
+    corners = np.concatenate([top_left, bottom_left, bottom_right, top_right]).tolist()
+    return image.transform(size, Image.Transform.QUAD, corners, resample=Image.Resampling.BILINEAR,
+                           fillcolor=_edge_colour(image))
+
+
+def ink_darkness(crop: Image.Image) -> np.ndarray:
+    """Per pixel, 0 (the crop's background) to 1 (its darkest ink)."""
+    grey = np.asarray(crop.convert("L"), dtype=np.float32)
+    background, darkest = np.percentile(grey, 90), np.percentile(grey, 2)
+    return np.clip((background - grey) / max(background - darkest, 1.0), 0, 1)
+
+
+BLANK, INK, RULE = 0, 1, 2
+
+
+def row_kinds(crop: Image.Image) -> np.ndarray:
+    """Per row: ``BLANK`` (under 2 clearly inked pixels), ``RULE`` (inked across most of the width)
+    or ``INK``. Columns inked almost all the way down (a vertical rule) are left out."""
+    inked = ink_darkness(crop) > 0.5
+    inked = inked[:, inked.mean(axis=0) < 0.9]
+    counts = inked.sum(axis=1)
+    kinds = np.where(counts < 2, BLANK, INK)
+    return np.where(counts > RULE_SHARE * max(inked.shape[1], 1), RULE, kinds)
+
+
+def _ink_edge(rows: np.ndarray, start: int, direction: int, reach: int) -> int:
+    """The furthest row from ``start`` (moving up, -1, or down, +1) reached by stepping over blank
+    runs shorter than ``reach`` and never over a rule: the edge of the ink past a box's edge."""
+    edge, row, run = start, start, 0
+    while 0 <= row + direction < len(rows) and run < reach:
+        row += direction
+        if rows[row] == RULE:
+            break
+        run = run + 1 if rows[row] == BLANK else 0
+        if rows[row] == INK:
+            edge = row
+    return edge
+
+
+def _edge_colour(image: Image.Image) -> tuple[int, ...]:
+    """The page's commonest corner colour, for the parts of a padded crop that fall off the page."""
+    corners = [image.getpixel((x, y)) for x in (0, image.width - 1) for y in (0, image.height - 1)]
+    return max(corners, key=corners.count)  # type: ignore[arg-type,return-value]
+
+
+# --- reading order ------------------------------------------------------------------------------
+
+
+def reading_order(quads: Sequence[np.ndarray]) -> list[list[int]]:
+    """Indices of the boxes grouped into rows, top to bottom, each row left to right.
+
+    Boxes go through in order of their vertical centres; one joins the current row when its
+    centre is within half a height (the smaller of its own and the row's) of the row's centre.
+    """
+    boxes = [np.asarray(q, dtype=np.float64).reshape(-1, 2) for q in quads]
+    tops, bottoms = [b[:, 1].min() for b in boxes], [b[:, 1].max() for b in boxes]
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda k: tops[k] + bottoms[k]):
+        centre, height = (tops[i] + bottoms[i]) / 2, bottoms[i] - tops[i]
+        if rows:
+            row = rows[-1]
+            row_centre = np.mean([(tops[k] + bottoms[k]) / 2 for k in row])
+            row_height = np.mean([bottoms[k] - tops[k] for k in row])
+            if abs(centre - row_centre) <= min(height, row_height) / 2:
+                row.append(i)
+                continue
+        rows.append([i])
+    return [sorted(row, key=lambda k: boxes[k][:, 0].min()) for row in rows]
+
+
+def page_text(texts: Sequence[str], quads: Sequence[np.ndarray]) -> str:
+    """The texts in reading order: rows on their own lines; on a row, a space between boxes, or a tab
+    across a gap wider than :data:`COLUMN_GAP` row heights (table columns, receipt amounts)."""
+    boxes = [np.asarray(q, dtype=np.float64).reshape(-1, 2) for q in quads]
+    rows = []
+    for row in reading_order(boxes):
+        height = np.mean([boxes[k][:, 1].max() - boxes[k][:, 1].min() for k in row])
+        parts = [texts[row[0]]]
+        for before, after in zip(row, row[1:], strict=False):
+            gap = boxes[after][:, 0].min() - boxes[before][:, 0].max()
+            parts.append(("\t" if gap > COLUMN_GAP * height else " ") + texts[after])
+        rows.append("".join(parts))
+    return "\n".join(rows)
+
+
+# --- drawing ------------------------------------------------------------------------------------
+
+
+def draw_result(image: Image.Image, result: PageResult, font_path: Path | None = None) -> Image.Image:
+    """A copy of the page with each line's box and, above it, its text (raqm layout, a Thai font)."""
+    canvas = image.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    path = font_path or label_font_path()
+    for line in result.lines:
+        points = [tuple(p) for p in line.polygon]
+        draw.polygon(points, outline=(220, 30, 30), width=2)
+        if line.text:
+            _draw_label(draw, line, path)
+    return canvas
+
+
+def _draw_label(draw: ImageDraw.ImageDraw, line: PageLine, font_path: Path) -> None:
+    xs, ys = [p[0] for p in line.polygon], [p[1] for p in line.polygon]
+    size = max(12, round((max(ys) - min(ys)) * 0.45))
+    face = ImageFont.truetype(str(font_path), size, layout_engine=ImageFont.Layout.RAQM)
+    left, top, right, bottom = draw.textbbox((0, 0), line.text, font=face)
+    x, y = min(xs), min(ys) - (bottom - top) - 4
+    if y < 0:
+        y = max(ys) + 2
+    draw.rectangle((x + left - 2, y + top - 2, x + right + 2, y + bottom + 2), fill=(255, 255, 210))
+    draw.text((x, y), line.text, font=face, fill=(0, 0, 160))
+
+
+def label_font_path() -> Path:
+    """A clear installed Thai font for labels (see :data:`LABEL_FONT_FAMILIES`)."""
+    from thaiocr.fonts import discover_fonts
+
+    fonts = discover_fonts()
+    for family in LABEL_FONT_FAMILIES:
+        for font in fonts:
+            if font.name == family:
+                return font.path
+    return fonts[0].path
+
+
+def image_format_for(path: Path) -> str:
+    """Pillow's format name for a file name's suffix (``PNG`` for ``.png``); an error names the file."""
+    image_format = Image.registered_extensions().get(Path(path).suffix.lower())
+    if image_format is None:
+        raise ThaiOCRError(f"{path}: unknown image format; use .png or .jpg")
+    return image_format
+
+
+def write_drawing(path: Path, image: Image.Image, result: PageResult) -> Path:
+    """Save :func:`draw_result` to ``path`` (PNG, JPEG, ... by its suffix), atomically."""
+    from thaiocr.fileio import atomic_write
+
+    image_format = image_format_for(path)
+    drawn = draw_result(image, result)
+    return atomic_write(Path(path), lambda stream: drawn.save(stream, format=image_format))
