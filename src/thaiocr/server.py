@@ -1,0 +1,531 @@
+"""HTTP serving: one model loaded at start-up, line images batched across concurrent requests.
+
+Endpoints: ``GET /ping`` and ``POST /invocations`` (the SageMaker hosting contract), ``POST
+/v1/recognize`` (line images), ``POST /v1/ocr`` (pages, when a page reader is given), ``GET
+/v1/model``, and FastAPI's ``/docs``. Every error is ``{"error": code, "detail": message}``.
+See docs/serving.md.
+
+The line images of concurrent requests go through one :class:`LineBatcher`: a worker thread runs
+them through the model in shared batches, which is what makes a CPU fast (a batch of 32 lines costs
+little more than a few single lines). Requests are decoded and wait on a thread of the server's
+bounded pool, so the number of decoded images held at once stays bounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from thaiocr.errors import ThaiOCRError
+from thaiocr.predict import ONNX_NAME, Prediction, Recognizer
+
+log = logging.getLogger("thaiocr.server")
+
+MODES = ("line", "page")
+# Bodies sent as one raw image: any image/* type, SageMaker's application/x-image, or plain bytes.
+RAW_IMAGE_TYPES = frozenset({"application/x-image", "application/octet-stream"})
+SAGEMAKER_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of the server; beyond these it answers 413."""
+
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000  # per image: width * height, checked before the image is decoded
+    max_images: int = 256
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": code, "detail": detail}`` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class PageReaderLike(Protocol):
+    """What the server needs of ``thaiocr.page.PageReader``: an image in, a result with ``.lines``
+    and ``.to_dict()`` out."""
+
+    def __call__(self, image: Image.Image) -> Any: ...
+
+
+# --- batching -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    images: list[Image.Image]
+    future: Future
+
+
+class LineBatcher:
+    """Runs the line images of many requests through one recogniser in shared batches.
+
+    A worker thread takes the oldest request, adds whatever else is queued (waiting up to
+    ``wait_ms`` for more) until it holds ``max_batch`` lines, runs one model call and resolves each
+    request's future. A request's lines are never split, so a batch may pass ``max_batch`` by the
+    last request's lines. ``close`` finishes every queued request before the thread stops.
+    """
+
+    def __init__(self, recognizer: Callable[..., list[Prediction]], max_batch: int = 32, wait_ms: float = 2.0):
+        if max_batch <= 0:
+            raise ValueError(f"max_batch must be positive, got {max_batch}")
+        self._recognizer = recognizer
+        self.max_batch = max_batch
+        self.wait_ms = wait_ms
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._closed = False
+        self._lock = threading.Lock()  # orders submit against close, so no job lands after the sentinel
+        self._thread = threading.Thread(target=self._work, name="thaiocr-line-batcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._closed
+
+    def submit(self, images: list[Image.Image]) -> Future:
+        """Queue the images of one request; the future gives their predictions in order."""
+        job = _Job(images, Future())
+        with self._lock:
+            if self._closed:
+                raise ApiError(503, "shutting_down", "the server is shutting down")
+            self._queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join()
+
+    def _work(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs, stopping = self._gather(first)
+            self._run(jobs)
+
+    def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
+        """The jobs of the next batch, and whether the stop sentinel was met while gathering."""
+        jobs, count = [first], len(first.images)
+        deadline = time.monotonic() + self.wait_ms / 1000
+        while count < self.max_batch:
+            try:
+                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if job is None:
+                return jobs, True
+            jobs.append(job)
+            count += len(job.images)
+        return jobs, False
+
+    def _run(self, jobs: list[_Job]) -> None:
+        images = [image for job in jobs for image in job.images]
+        try:
+            predictions = self._recognizer(images, batch_size=self.max_batch)
+        except Exception as exc:  # every request of the batch learns why, none hangs
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        start = 0
+        for job in jobs:
+            job.future.set_result(predictions[start : start + len(job.images)])
+            start += len(job.images)
+
+
+# --- reading requests ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """The encoded images of a request and the mode it asked for (None: not stated)."""
+
+    blobs: list[bytes]
+    mode: str | None = None
+
+
+async def read_image_request(request: Request) -> ImageRequest:
+    """Raw image bytes, JSON with base64 images, or a multipart upload: whichever the content type says."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media.startswith("image/") or media in RAW_IMAGE_TYPES:
+        body = await request.body()
+        if not body:
+            raise ApiError(400, "empty_body", "the request has no image bytes")
+        return ImageRequest([body], _mode_from_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES, "")))
+    if media == "application/json":
+        return parse_json_request(await request.body())
+    if media == "multipart/form-data":
+        return await _read_multipart(request)
+    raise ApiError(
+        415, "unsupported_media_type",
+        f"content type {media or '(none)'!r} is not supported; send an image (image/png, image/jpeg, ...), "
+        "application/json with base64 images, or multipart/form-data",
+    )
+
+
+def parse_json_request(body: bytes) -> ImageRequest:
+    """``{"image": b64}`` or ``{"images": [b64, ...]}``, with an optional ``"mode"``."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise ApiError(400, "bad_json", f"the body is not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or ("image" in payload) == ("images" in payload):
+        raise ApiError(400, "bad_json", 'send a JSON object with "image" (base64) or "images" (a list of base64)')
+    encoded = [payload["image"]] if "image" in payload else payload["images"]
+    if not isinstance(encoded, list) or not encoded:
+        raise ApiError(400, "bad_json", '"images" must be a non-empty list of base64 strings')
+    mode = payload.get("mode")
+    if mode is not None and mode not in MODES:
+        raise ApiError(400, "bad_mode", f'"mode" must be one of {", ".join(MODES)}, got {mode!r}')
+    return ImageRequest([decode_base64(text, i) for i, text in enumerate(encoded)], mode)
+
+
+def decode_base64(text: object, index: int) -> bytes:
+    """Standard base64, line breaks allowed, an optional ``data:image/...;base64,`` prefix dropped."""
+    if not isinstance(text, str):
+        raise ApiError(400, "bad_base64", f"image {index}: expected a base64 string, got {type(text).__name__}")
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "bad_base64", f"image {index}: not valid base64 ({exc})") from None
+    if not data:
+        raise ApiError(400, "bad_base64", f"image {index}: empty")
+    return data
+
+
+async def _read_multipart(request: Request) -> ImageRequest:
+    """Every uploaded file of the form, in order; an optional ``mode`` field."""
+    async with request.form() as form:
+        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        blobs = [await upload.read() for upload in files]
+        mode = form.get("mode")
+    if not blobs:
+        raise ApiError(400, "no_images", "the form holds no files; upload one or more images")
+    if mode is not None and mode not in MODES:
+        raise ApiError(400, "bad_mode", f'"mode" must be one of {", ".join(MODES)}, got {mode!r}')
+    return ImageRequest(blobs, mode if isinstance(mode, str) else None)
+
+
+def _mode_from_attributes(attributes: str) -> str | None:
+    """``mode=page`` in SageMaker's custom attributes header (``key=value`` pairs, comma-separated)."""
+    for pair in attributes.replace(";", ",").split(","):
+        key, _, value = pair.partition("=")
+        if key.strip() == "mode":
+            if value.strip() not in MODES:
+                raise ApiError(400, "bad_mode", f"mode must be one of {', '.join(MODES)}, got {value.strip()!r}")
+            return value.strip()
+    return None
+
+
+def decode_image(data: bytes, max_pixels: int, index: int = 0) -> Image.Image:
+    """Bytes -> RGB image; the pixel count is checked from the header, before decoding."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ApiError(413, "too_many_pixels",
+                               f"image {index}: {width}x{height} is {width * height} pixels; the limit is {max_pixels}")
+            image.load()
+            return image.convert("RGB")
+    except ApiError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ApiError(413, "too_many_pixels", f"image {index}: {exc}") from None
+    except UnidentifiedImageError:
+        raise ApiError(400, "bad_image", f"image {index}: not an image in a format Pillow reads") from None
+    except Exception as exc:  # Pillow's decoders raise many types on corrupt input; all mean a bad image
+        raise ApiError(400, "bad_image", f"image {index}: not a readable image ({exc})") from None
+
+
+# --- the service --------------------------------------------------------------------------------
+
+
+class OCRService:
+    """What the endpoints call: decoding within limits, batched line reading, page reading."""
+
+    def __init__(self, recognizer: Recognizer, page_reader: PageReaderLike | None, limits: Limits,
+                 batcher: LineBatcher) -> None:
+        self.recognizer = recognizer
+        self.page_reader = page_reader
+        self.limits = limits
+        self.batcher = batcher
+        self._page_lock = threading.Lock()  # one page at a time: its two models already use every core
+
+    def check_count(self, blobs: Sequence[bytes]) -> None:
+        if len(blobs) > self.limits.max_images:
+            raise ApiError(413, "too_many_images",
+                           f"{len(blobs)} images in one request; the limit is {self.limits.max_images}")
+
+    def read_lines(self, blobs: Sequence[bytes]) -> list[dict]:
+        """Blocking (run it on a worker thread): decode, queue for the batcher, wait."""
+        images = [decode_image(blob, self.limits.max_pixels, i) for i, blob in enumerate(blobs)]
+        predictions = self.batcher.submit(images).result()
+        return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
+
+    def read_pages(self, blobs: Sequence[bytes]) -> tuple[list[dict], int]:
+        """Blocking (run it on a worker thread): decode and read each page; also the number of lines."""
+        if self.page_reader is None:
+            raise ApiError(501, "page_mode_unavailable",
+                           "this server has no page reader (text detector); send line images to /v1/recognize")
+        images = [decode_image(blob, self.limits.max_pixels, i) for i, blob in enumerate(blobs)]
+        with self._page_lock:
+            results = [self.page_reader(image) for image in images]
+        return [result.to_dict() for result in results], sum(len(result.lines) for result in results)
+
+    def model_info(self) -> dict:
+        charset, preprocess = self.recognizer.charset, self.recognizer.preprocess
+        return {
+            "name": model_name(Path(self.recognizer.source)),
+            "source": self.recognizer.source,
+            "dict_sha256": hashlib.sha256(charset.dict_text().encode("utf-8")).hexdigest(),
+            "num_classes": charset.num_classes,
+            "input": {"height": preprocess.height, "max_width": preprocess.max_width,
+                      "image_shape": preprocess.image_shape, "channel_order": "BGR"},
+            "page_mode": self.page_reader is not None,
+            "limits": asdict(self.limits),
+            "batching": {"max_batch": self.batcher.max_batch, "wait_ms": self.batcher.wait_ms},
+        }
+
+
+def model_name(source: Path) -> str:
+    """The run's name from a model path: ``models/numbers/best_model/inference.onnx`` -> ``numbers``."""
+    folder = source.parent
+    return folder.parent.name if folder.name == "best_model" and folder.parent.name else folder.name or source.stem
+
+
+def resolve_model(path: Path) -> Path:
+    """What ``Recognizer.from_path`` takes; in a folder without a model on top (an unpacked
+    ``model.tar.gz``, say), the one ``inference.onnx`` found below it."""
+    path = Path(path)
+    if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / "best_model" / ONNX_NAME).is_file():
+        return path
+    found = sorted(path.rglob(ONNX_NAME))
+    if len(found) != 1:
+        listing = ", ".join(str(p) for p in found) or "none"
+        raise ThaiOCRError(f"{path}: expected one {ONNX_NAME} in the folder, found {len(found)} ({listing})")
+    return found[0]
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+def create_app(recognizer: Recognizer, page_reader: PageReaderLike | None = None, limits: Limits | None = None,
+               max_batch: int = 32, batch_wait_ms: float = 2.0) -> FastAPI:
+    """The HTTP app around a loaded recogniser (and optionally a page reader)."""
+    limits = limits or Limits()
+    service = OCRService(recognizer, page_reader, limits, LineBatcher(recognizer, max_batch, batch_wait_ms))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.batcher.close()  # after uvicorn has let in-flight requests finish
+
+    app = FastAPI(title="thaiocr", summary="Thai text recognition", lifespan=lifespan)
+    app.state.service = service
+    _add_error_handlers(app)
+    app.add_middleware(UploadLimit, max_bytes=limits.max_upload_bytes)
+    app.add_middleware(RequestLog)
+    _add_routes(app, service)
+    return app
+
+
+def _add_routes(app: FastAPI, service: OCRService) -> None:
+    async def answer(request: Request, wanted: str | None) -> JSONResponse:
+        parsed = await read_image_request(request)
+        mode = _mode_for(parsed.mode, wanted)
+        service.check_count(parsed.blobs)
+        if mode == "page":
+            pages, request.state.lines = await run_in_threadpool(service.read_pages, parsed.blobs)
+            return JSONResponse({"pages": pages})
+        lines = await run_in_threadpool(service.read_lines, parsed.blobs)
+        request.state.lines = len(lines)
+        return JSONResponse({"lines": lines})
+
+    @app.get("/ping", summary="Health check (SageMaker): 200 once the model is loaded")
+    async def ping() -> JSONResponse:  # async: nothing here blocks, so no hop to a worker thread
+        if not service.batcher.alive:
+            raise ApiError(503, "not_ready", "the model worker is not running")
+        return JSONResponse({"status": "ok"})
+
+    @app.post("/invocations", summary="SageMaker inference: line images (default) or pages (mode=page)")
+    async def invocations(request: Request) -> JSONResponse:
+        return await answer(request, None)
+
+    @app.post("/v1/recognize", summary="Read one or more line images")
+    async def recognize(request: Request) -> JSONResponse:
+        return await answer(request, "line")
+
+    @app.post("/v1/ocr", summary="Read pages: detect the text lines, then read each")
+    async def ocr(request: Request) -> JSONResponse:
+        return await answer(request, "page")
+
+    @app.get("/v1/model", summary="The loaded model: name, alphabet hash, input geometry, source")
+    async def model() -> JSONResponse:
+        return JSONResponse(service.model_info())
+
+
+def _mode_for(stated: str | None, wanted: str | None) -> str:
+    """The endpoint's mode; a request stating another is refused rather than silently overridden."""
+    if wanted is None:
+        return stated or "line"
+    if stated not in (None, wanted):
+        raise ApiError(400, "bad_mode", f"this endpoint reads {wanted}s; use /invocations to choose the mode")
+    return wanted
+
+
+def _error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.detail)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+# --- middleware (plain ASGI: no per-request task or body copy) ----------------------------------
+
+
+class UploadLimit:
+    """413 for bodies over ``max_bytes``: at once when Content-Length says so, else while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _error(413, "upload_too_large", self._detail(int(declared)))(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise ApiError(413, "upload_too_large", self._detail(received))
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _detail(self, size: int) -> str:
+        return f"the body has {size}+ bytes; the limit is {self.max_bytes} bytes ({self.max_bytes / 2**20:.1f} MiB)"
+
+
+class RequestLog:
+    """One log line per request: method, path, status, milliseconds, lines read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500  # what the client gets when the app fails before it answers
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            lines = scope.get("state", {}).get("lines", 0)
+            log.info("%s %s %d %.1f ms %d lines", scope["method"], scope["path"], status,
+                     (time.perf_counter() - start) * 1000, lines)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def serve(model: Path, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
+          max_batch: int = 32, batch_wait_ms: float = 2.0, threads: int | None = None,
+          detector: str | Path | None = None) -> None:
+    """Load the model (and, with a detector, a page reader), then serve until SIGINT/SIGTERM;
+    in-flight requests finish first."""
+    import uvicorn
+
+    _log_to_stderr()
+    model = resolve_model(model)
+    threads = threads or default_threads()
+    recognizer = Recognizer.from_path(model, num_threads=threads)
+    page_reader = _page_reader(model, detector, threads) if detector else None
+    app = create_app(recognizer, page_reader, limits, max_batch=max_batch, batch_wait_ms=batch_wait_ms)
+    log.info("loaded %s (%d classes, input height %d); page mode %s", recognizer.source,
+             recognizer.charset.num_classes, recognizer.preprocess.height, "on" if page_reader else "off")
+    uvicorn.run(app, host=host, port=port, access_log=False, timeout_graceful_shutdown=30)
+
+
+def default_threads() -> int:
+    """Model threads when serving: half the cores. Decoding, HTTP and the clients need the rest; on
+    2 busy cores one model thread served 1.5-3x the lines/s of two (bench/serve_load.py)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _page_reader(model: Path, detector: str | Path, threads: int) -> PageReaderLike:
+    from thaiocr.page import PageReader
+
+    return PageReader.from_paths(model=model, detector=detector, num_threads=threads)
+
+
+def _log_to_stderr() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s thaiocr.server: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
