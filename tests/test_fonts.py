@@ -20,8 +20,17 @@ def test_discovered_fonts_are_thai_sorted_and_leave_out_noto_looped(fonts):
     assert discover_fonts() == fonts
 
 
+def test_font_wheels_are_found_beside_the_system_fonts(fonts):
+    folders = fonts_module.package_font_dirs()
+    assert {folder.parent.name for folder in folders} >= {"fontpkg_sarabun", "fontpkg_kanit", "fontpkg_prompt"}
+    families = {font.family for font in fonts}
+    assert {"Sarabun", "Kanit", "Prompt", "ChakraPetch"} <= families
+    assert any(font.path.is_relative_to(folders[0]) for font in fonts)
+
+
 def test_no_fonts_found_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(fonts_module, "SYSTEM_FONT_DIR", tmp_path)
+    monkeypatch.setattr(fonts_module, "package_font_dirs", lambda: ())
     with pytest.raises(ThaiOCRError, match="fonts-thai-tlwg fonts-noto-core"):
         discover_fonts()
 

@@ -58,7 +58,7 @@ def test_every_claimed_mark_stands_over_or_under_its_base(faces):
                 continue
             drawn = ink(BASE + mark, face)
             added = drawn & ~base
-            if added.sum() < 3:
+            if added.sum() < 2:  # a hairline face's phinthu (Kanit Thin) is a 2-pixel dot at 40 px
                 failures.append(f"{name} U+{ord(mark):04X}: no ink added")
                 continue
             # TlwgMono, which font_covers keeps away from marks, starts them 0.56-1.44 base widths

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
+from importlib import metadata, resources
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
@@ -19,6 +20,9 @@ from thaiocr.charset import THAI_DIGITS, is_combining
 from thaiocr.errors import ThaiOCRError
 
 SYSTEM_FONT_DIR = Path("/usr/share/fonts")
+# Font families packaged as Python wheels (fontpkg-kanit, fontpkg-sarabun, ...) announce themselves
+# under this entry-point group; their files are in the package's files/ folder.
+FONT_PACKAGE_GROUP = "fontpkg.family"
 FONT_SUFFIXES = frozenset({".ttf", ".otf"})
 # Noto Looped Thai drops mai ek over sara ii even with raqm (docs/THAI.md): it would teach wrong shapes.
 EXCLUDED_FONT_PREFIXES = ("NotoLoopedThai",)
@@ -63,20 +67,33 @@ def read_font(path: Path) -> FontInfo:
 
 
 def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
-    """Thai fonts (those with the Thai digits) under /usr/share/fonts and ``extra_dirs``, by name.
+    """Thai fonts (those with the Thai digits) under /usr/share/fonts, in installed font packages
+    (:func:`package_font_dirs`) and in ``extra_dirs``, by name.
 
-    A font in ``extra_dirs`` replaces a system font with the same name, so names stay unique.
+    A font in ``extra_dirs`` replaces one with the same name found before, so names stay unique.
     """
     folders = [Path(d) for d in extra_dirs]
     for folder in folders:
         if not folder.is_dir():
             raise ThaiOCRError(f"fonts folder {folder} does not exist")
-    by_name = {font.name: font for font in _readable_fonts(_font_files([SYSTEM_FONT_DIR, *folders]))}
+    searched = [SYSTEM_FONT_DIR, *package_font_dirs(), *folders]
+    by_name = {font.name: font for font in _readable_fonts(_font_files(searched))}
     thai = [font for font in by_name.values() if _is_usable_thai_font(font)]
     if not thai:
-        searched = ", ".join(str(f) for f in [SYSTEM_FONT_DIR, *folders])
+        searched = ", ".join(str(f) for f in searched)
         raise ThaiOCRError(f"no Thai fonts found under {searched}: {FONT_INSTALL_HINT}")
     return sorted(thai, key=lambda font: font.name)
+
+
+@cache
+def package_font_dirs() -> tuple[Path, ...]:
+    """The font folders of installed font-family wheels (the ``fontpkg.family`` entry points), sorted."""
+    folders = set()
+    for entry in metadata.entry_points(group=FONT_PACKAGE_GROUP):
+        folder = Path(str(resources.files(entry.value))) / "files"
+        if folder.is_dir():
+            folders.add(folder)
+    return tuple(sorted(folders))
 
 
 def font_covers(font: FontInfo, text: str) -> bool:
