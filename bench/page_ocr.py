@@ -2,7 +2,8 @@
 time per page, and how often the orientation rule turns upside-down lines.
 
     .venv/bin/python bench/page_ocr.py [--pages 10] [--seed 90001] [--content thai|numbers]
-        [--model data/page_models/numbers] [--limit 960] [--threads 2] [--out data/bench/page_ocr]
+        [--model data/page_models/numbers] [--detector ppocrv4|DB.onnx] [--limit 960] [--threads 2]
+        [--out data/bench/page_ocr]
 
 Pages are A4 at 150 dpi, drawn only in the held-out font families (synth's validation families,
 which a detector trained on ``synth pages`` output never sees) with a seed of their own. Without
@@ -14,6 +15,7 @@ Thai recogniser exists. The target is at most 1 s per page for detection and rec
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thaiocr.detect import DBSettings, Detector, TextRegion, load_detector, order_corners
+from thaiocr.detect import DBDetector, Detector, TextRegion, load_detector, order_corners
 from thaiocr.deteval import DetectionCounts, detection_counts, match_boxes, page_edits
 from thaiocr.page import RECHECK_BELOW, PageReader, crop_line, page_text, read_crops
 from thaiocr.predict import Recognizer
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=90001)
     parser.add_argument("--content", choices=["thai", "numbers"], default="thai")
     parser.add_argument("--model", type=Path, default=None, help="recogniser for the page CER")
+    parser.add_argument("--detector", default="ppocrv4", help="a detector name or a DB .onnx file (default: ppocrv4)")
     parser.add_argument("--limit", type=int, default=960, help="detector input: longest side (default: 960)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("data/bench/page_ocr"))
@@ -58,7 +61,8 @@ def main() -> None:
     manifest = generate_pages(folder, args.pages, seed=args.seed, font_split="val", content=args.content,
                               progress=False)
     pages = read_det_labels(folder / LABEL_FILE)
-    detector = TimedDetector(load_detector("ppocrv4", DBSettings(limit_side_len=args.limit), args.threads))
+    db = _load_detector(args.detector, args.limit, args.threads)
+    detector = TimedDetector(db)
     recognizer = Recognizer.from_path(args.model, args.threads) if args.model else None
     reader = PageReader(detector, recognizer)
     reader(Image.open(pages[0][0]))  # warm-up: the first run of a session is slow
@@ -81,7 +85,8 @@ def main() -> None:
             with_truth_boxes, _ = page_edits(_read_truth_boxes(recognizer, image, boxes), page_truth)
             edits = [edits[0] + found, edits[1] + with_truth_boxes, edits[2] + total]
 
-    print(f"detection (ppocrv4, limit {args.limit}, {args.threads} threads): precision {counts.precision:.3f}, "
+    print(f"detection ({args.detector}, limit {args.limit}, thresh {db.settings.thresh:g}, box_thresh "
+          f"{db.settings.box_thresh:g}, {args.threads} threads): precision {counts.precision:.3f}, "
           f"recall {counts.recall:.3f}, H-mean {counts.hmean:.3f} at IoU 0.5 ({counts.matched} of {counts.truth} "
           f"lines, {counts.predicted} boxes; mean IoU of matches {np.mean(ious):.2f})")
     _print_times(timings, recognizer is not None)
@@ -89,6 +94,16 @@ def main() -> None:
         print(f"page CER ({args.model}): {edits[0] / edits[2]:.2%} with detected boxes, "
               f"{edits[1] / edits[2]:.2%} with the ground-truth boxes ({edits[2]} characters)")
         _print_orientation(recognizer, pages)
+
+
+def _load_detector(name: str, limit: int, threads: int) -> DBDetector:
+    """A DB detector by name or file, with its own post-processing (a thaiocr model's metadata, else
+    PaddleOCR's) and the input size limit asked for."""
+    detector = DBDetector.from_onnx(Path(name), name, None, threads) if name.endswith(".onnx") else \
+        load_detector(name, None, threads)
+    assert isinstance(detector, DBDetector)
+    detector.settings = dataclasses.replace(detector.settings, limit_side_len=limit)
+    return detector
 
 
 def _read_truth_boxes(recognizer: Recognizer, image: Image.Image, boxes: list[TextBox]) -> str:

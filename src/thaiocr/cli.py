@@ -193,6 +193,28 @@ def _with_pretrained(config: Config, path: Path) -> Config:
     return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=path.absolute()))
 
 
+def cmd_det_train(args: argparse.Namespace) -> int:
+    from thaiocr.detconfig import load_det_config
+    from thaiocr.dettrain import train_detector
+
+    result = train_detector(load_det_config(args.config, args.override), resume=not args.no_resume,
+                            progress=not args.quiet)
+    best = (f"best H-mean {result.best['hmean']:.3f} (precision {result.best['precision']:.3f}, recall "
+            f"{result.best['recall']:.3f}) at step {result.best_step}" if result.best else "no held-out pages")
+    print(f"Finished {result.steps} steps in {result.seconds:.0f} s; {best}")
+    print(f"Detector: {result.onnx_path} (thaiocr ocr PAGE --detector {result.onnx_path})")
+    return 0
+
+
+def cmd_det_export(args: argparse.Namespace) -> int:
+    from thaiocr.detconfig import load_det_config
+    from thaiocr.dettrain import export_det_checkpoint
+
+    path, parity = export_det_checkpoint(load_det_config(args.config, args.override), args.checkpoint, args.out)
+    print(f"Exported {path} (+ config.yml); max |ONNX - PyTorch| = {parity:.2e}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from thaiocr.evaluate import evaluate_label_file
     from thaiocr.predict import Recognizer
@@ -476,6 +498,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "alphabet may differ. Sets Global.pretrained_model; resuming latest.pt takes precedence")
     p.set_defaults(func=cmd_train)
 
+    det = sub.add_parser("det", help="text detection: train a DB detector on pages with line boxes")
+    det_actions = det.add_subparsers(dest="det_command", required=True, metavar="ACTION")
+    p = det_actions.add_parser("train", help="train a DB text detector from a det recipe (resumes from latest.pt)")
+    _add_config_args(p)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has latest.pt")
+    p.set_defaults(func=cmd_det_train)
+    p = det_actions.add_parser("export", help="export a run's best_accuracy.pt to ONNX with the recipe's "
+                                              "post-processing settings (re-export after tuning them)")
+    _add_config_args(p)
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="a .pt checkpoint (default: best_accuracy.pt in the recipe's Global.save_model_dir)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: best_model/ in the run folder)")
+    p.set_defaults(func=cmd_det_export)
+
     p = sub.add_parser("eval", help="line accuracy, CER and NED of a model on a label file")
     p.add_argument("--model", required=True, type=Path, help=".onnx file, best_model/ folder or .pt checkpoint")
     p.add_argument("--labels", required=True, type=Path, help="PaddleOCR label file (paths relative to it)")
@@ -504,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=None,
                    help="recogniser: .onnx file, best_model/ folder or .pt checkpoint (without one: boxes only)")
     p.add_argument("--detector", default="ppocrv4", metavar="NAME_OR_ONNX",
-                   help="text detector: ppocrv4 or a DB .onnx file (default: %(default)s)")
+                   help="text detector: ppocrv4, thaiocr-db or a DB .onnx file (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print each line's polygon, text and confidence as JSON")
     p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
                    help="also write the page with the boxes and the text read drawn on it")
@@ -533,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long a batch waits for more lines before it runs (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="model threads (default: half the cores)")
     p.add_argument("--detector", default=None, metavar="NAME_OR_ONNX",
-                   help="text detector for page OCR (/v1/ocr, mode=page): ppocrv4 or a DB .onnx file; "
+                   help="text detector for page OCR (/v1/ocr, mode=page): ppocrv4, thaiocr-db or a DB .onnx file; "
                         "without one, page requests answer 501")
     p.set_defaults(func=cmd_serve)
 

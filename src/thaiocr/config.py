@@ -206,7 +206,7 @@ class Config:
 
     def to_dict(self) -> dict:
         """The resolved recipe as plain YAML-ready data (paths as strings)."""
-        return _plain({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"})
+        return plain_data({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"})
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
@@ -249,7 +249,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     raw = read_yaml_mapping(path)
     overridden: set[str] = set()
     for item in overrides or []:
-        overridden.add(_apply_override(raw, item))
+        overridden.add(apply_override(raw, item))
     return build_config(raw, source=path, overridden=overridden)
 
 
@@ -257,8 +257,8 @@ def build_config(raw: dict, source: Path | None = None, overridden: set[str] | N
     """Validate a recipe held as plain data; ``source`` anchors its relative paths."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source or 'config'}: the top level must be a mapping of sections")
-    resolver = _PathResolver(source.parent if source else Path.cwd(), overridden or set())
-    config = _convert(Config, {**raw, "source": source}, "", resolver)
+    resolver = PathResolver(source.parent if source else Path.cwd(), overridden or set())
+    config = convert_section(Config, {**raw, "source": source}, "", resolver)
     _check_transforms(config.Train.dataset.transforms, "Train.dataset.transforms")
     if config.Eval:
         _check_transforms(config.Eval.dataset.transforms, "Eval.dataset.transforms")
@@ -323,7 +323,7 @@ def read_yaml_mapping(path: Path) -> dict:
     return data
 
 
-def _apply_override(raw: dict, item: str) -> str:
+def apply_override(raw: dict, item: str) -> str:
     """Set ``A.b.c=value`` (value parsed as YAML) in ``raw``; returns the dotted key."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
@@ -359,7 +359,7 @@ def _list_index(node: list, part: str, parts: list[str]) -> int:
 
 
 @dataclass
-class _PathResolver:
+class PathResolver:
     base: Path
     overridden: set[str]
 
@@ -371,7 +371,7 @@ class _PathResolver:
         return (Path.cwd() if from_cli else self.base) / p
 
 
-def _convert(cls: type, data: Any, where: str, resolve: _PathResolver) -> Any:
+def convert_section(cls: type, data: Any, where: str, resolve: PathResolver) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -393,7 +393,7 @@ def _convert(cls: type, data: Any, where: str, resolve: _PathResolver) -> Any:
     return cls(**kwargs)
 
 
-def _resolve_dict_path(value: str, resolve: _PathResolver) -> str:
+def _resolve_dict_path(value: str, resolve: PathResolver) -> str:
     from thaiocr.charset import BUILTIN_DICTS
 
     if value in BUILTIN_DICTS:
@@ -401,7 +401,7 @@ def _resolve_dict_path(value: str, resolve: _PathResolver) -> str:
     return str(resolve(value, "Global.character_dict_path"))
 
 
-def _coerce(hint: Any, value: Any, where: str, resolve: _PathResolver, is_path: bool) -> Any:
+def _coerce(hint: Any, value: Any, where: str, resolve: PathResolver, is_path: bool) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (Union, types.UnionType):
@@ -415,7 +415,7 @@ def _coerce(hint: Any, value: Any, where: str, resolve: _PathResolver, is_path: 
                 errors.append(str(exc))
         raise ConfigError(errors[-1])
     if dataclasses.is_dataclass(hint):
-        return _convert(hint, value, where, resolve)
+        return convert_section(hint, value, where, resolve)
     if origin is list:
         items = value if isinstance(value, list) else None
         if items is None:
@@ -456,13 +456,13 @@ def _scalar(hint: type, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported value {value!r}")
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value

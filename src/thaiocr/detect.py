@@ -1,9 +1,10 @@
 """Text-line detection on page images: the :class:`Detector` interface and its DB backends.
 
-A detector takes a page and returns :class:`TextRegion` quadrilaterals in page pixels. The one
-backend so far is PaddleOCR's PP-OCRv4 mobile detector, a DB (differentiable binarisation) network
-whose ONNX file ships inside the ``rapidocr-onnxruntime`` wheel; a DB model of our own would be
-another :class:`DBDetector` with another file, added to :data:`DETECTORS`.
+A detector takes a page and returns :class:`TextRegion` quadrilaterals in page pixels. The
+backends are DB (differentiable binarisation) networks in ONNX: PaddleOCR's PP-OCRv4 mobile
+detector, whose file ships inside the ``rapidocr-onnxruntime`` wheel, and thaiocr's own
+(``thaiocr det train``, dettrain.py), whose file carries in its metadata the post-processing
+settings it was tuned with.
 
 Pre-processing follows PaddleOCR's DB inference (sides resized to multiples of 32 within a limit,
 BGR, ImageNet mean and std, NCHW). Post-processing is written here with NumPy and Pillow only:
@@ -15,6 +16,7 @@ probability inside, grow it by the DB unclip offset, and scale it back to the pa
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ from thaiocr.onnxmodel import cpu_session
 
 PPOCRV4_WHEEL = "rapidocr_onnxruntime"
 PPOCRV4_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
+THAIOCR_DB_FILE = "det_db_mobilenet.onnx"  # in the package's resources/
+DET_ONNX_FORMAT = "thaiocr-det-onnx/1"  # the ``thaiocr`` metadata of a detector exported by dettrain.py
 # PaddleOCR's DB normalisation, applied to the B, G, R channels in that order, as PaddleOCR does.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -74,13 +78,15 @@ class DBDetector:
     @classmethod
     def from_onnx(cls, path: Path, name: str, settings: DBSettings | None = None,
                   num_threads: int | None = None) -> DBDetector:
+        """``settings`` None: those in a thaiocr detector's metadata, else PaddleOCR's (:class:`DBSettings`)."""
         session = cpu_session(Path(path), num_threads or min(2, os.cpu_count() or 1))
         input_name = session.get_inputs()[0].name
 
         def run(batch: np.ndarray) -> np.ndarray:
             return session.run(None, {input_name: batch})[0]
 
-        return cls(run, settings or DBSettings(), name)
+        metadata = session.get_modelmeta().custom_metadata_map.get("thaiocr")
+        return cls(run, settings or exported_settings(metadata, Path(path)) or DBSettings(), name)
 
     def probability_map(self, image: Image.Image) -> np.ndarray:
         """The network's text probability, ``[h, w]`` float32 at the resized input's size."""
@@ -119,7 +125,38 @@ def _ppocrv4(settings: DBSettings | None, num_threads: int | None) -> Detector:
     return DBDetector.from_onnx(ppocrv4_model_path(), "ppocrv4", settings, num_threads)
 
 
-DETECTORS: dict[str, Callable[[DBSettings | None, int | None], Detector]] = {"ppocrv4": _ppocrv4}
+# --- thaiocr's own backend ----------------------------------------------------------------------
+
+
+def exported_settings(metadata: str | None, path: Path) -> DBSettings | None:
+    """The DB settings in a model's ``thaiocr`` metadata entry; None for a model without one."""
+    if metadata is None:
+        return None
+    try:
+        description = json.loads(metadata)
+        if description.get("format") != DET_ONNX_FORMAT:
+            raise ThaiOCRError(f"{path}: not a text detector (its thaiocr metadata is {description.get('format')!r}, "
+                               f"a detector's is {DET_ONNX_FORMAT!r})")
+        return DBSettings(**description["postprocess"])
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
+        raise ThaiOCRError(f"{path}: unreadable detector metadata ({exc})") from None
+
+
+def thaiocr_db_model_path() -> Path:
+    """thaiocr's DB detector (configs/det/db_mobilenet.yml) in the package's resources."""
+    path = Path(__file__).parent / "resources" / THAIOCR_DB_FILE
+    if not path.is_file():
+        raise ThaiOCRError(f"thaiocr's DB detector {path} is missing: train one with `thaiocr det train -c "
+                           "configs/det/db_mobilenet.yml` and give its best_model/inference.onnx as the detector")
+    return path
+
+
+def _thaiocr_db(settings: DBSettings | None, num_threads: int | None) -> Detector:
+    return DBDetector.from_onnx(thaiocr_db_model_path(), "thaiocr-db", settings, num_threads)
+
+
+DETECTORS: dict[str, Callable[[DBSettings | None, int | None], Detector]] = {
+    "ppocrv4": _ppocrv4, "thaiocr-db": _thaiocr_db}
 
 
 def load_detector(name: str = "ppocrv4", settings: DBSettings | None = None,

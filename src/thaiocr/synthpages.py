@@ -135,11 +135,11 @@ def read_det_labels(path: Path) -> list[tuple[Path, list[TextBox]]]:
     pages = []
     for number, row in enumerate(rows, start=1):
         if row.strip():
-            pages.append(_parse_det_row(row, path, number))
+            pages.append(parse_det_row(row, path, number))
     return pages
 
 
-def _parse_det_row(row: str, path: Path, number: int) -> tuple[Path, list[TextBox]]:
+def parse_det_row(row: str, path: Path, number: int) -> tuple[Path, list[TextBox]]:
     image, _, labels = row.partition("\t")
     try:
         boxes = [TextBox(item["transcription"], tuple((round(x), round(y)) for x, y in item["points"]))
