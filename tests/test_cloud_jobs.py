@@ -191,6 +191,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(tiny_config, tmp_path, run
     assert request["ResourceConfig"]["InstanceType"] == "ml.g4dn.xlarge"
     assert "ap-southeast-1" in request["AlgorithmSpecification"]["TrainingImage"]
     assert request["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200
+    assert_valid_for_sagemaker(request)  # what was printed is what create_training_job takes
 
 
 def test_an_unknown_instance_type_is_a_clean_error(tiny_config, tmp_path, run_cli) -> None:
