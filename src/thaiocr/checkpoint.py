@@ -42,13 +42,22 @@ def make_payload(model: CRNN, charset: Charset, preprocess: Preprocess, config: 
     }
 
 
-def save_checkpoint(path: Path, payload: dict) -> None:
+def save_checkpoint(path: Path, payload: dict, fmt: str = CHECKPOINT_FORMAT) -> None:
     """Write atomically: ``path`` holds the old checkpoint or the new one, never half of one."""
-    atomic_write(Path(path), lambda stream: torch.save({"format": CHECKPOINT_FORMAT, **payload}, stream))
+    atomic_write(Path(path), lambda stream: torch.save({"format": fmt, **payload}, stream))
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint safely; a missing, damaged or foreign file raises ``CheckpointError``."""
+    """Read a recogniser checkpoint safely; a missing, damaged or foreign file raises ``CheckpointError``."""
+    payload = read_checkpoint(path, CHECKPOINT_FORMAT, "thaiocr checkpoint")
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    return payload
+
+
+def read_checkpoint(path: Path, fmt: str, kind: str) -> dict:
+    """Any thaiocr checkpoint of format ``fmt`` (``kind`` names it in errors), loaded with ``weights_only``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
@@ -56,15 +65,12 @@ def load_checkpoint(path: Path) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower():
-            raise CheckpointError(f"{path}: holds objects a safe load refuses; not a thaiocr checkpoint") from None
+            raise CheckpointError(f"{path}: holds objects a safe load refuses; not a {kind}") from None
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError):
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a thaiocr checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    missing = [key for key in REQUIRED_KEYS if key not in payload]
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a {kind} (expected format {fmt!r})")
     return payload
 
 

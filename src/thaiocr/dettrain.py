@@ -19,11 +19,9 @@ import dataclasses
 import io
 import json
 import os
-import pickle
 import sys
 import time
 import warnings
-import zipfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +34,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from thaiocr import __version__
-from thaiocr.checkpoint import CheckpointError
+from thaiocr.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from thaiocr.detconfig import DBLossConfig, DetArchitectureConfig, DetConfig
 from thaiocr.detect import DET_ONNX_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DBDetector, DBSettings, db_input
 from thaiocr.deteval import DetectionCounts, detection_counts
 from thaiocr.detmodel import DBMaps, DBNet, build_det_model
 from thaiocr.dettargets import DetPage, DetSamples, TargetSettings, read_det_pages
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fileio import atomic_write, atomic_write_bytes, atomic_write_text
+from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.model import count_parameters, inference_mode
 from thaiocr.onnxmodel import cpu_session
 from thaiocr.train import build_optimizer, pick_device, seed_everything
@@ -117,21 +115,12 @@ def evaluate_pages(detector: DBDetector, pages: list[DetPage]) -> DetectionCount
 
 
 def save_det_checkpoint(path: Path, payload: dict) -> None:
-    atomic_write(Path(path), lambda stream: torch.save({"format": DET_CHECKPOINT_FORMAT, **payload}, stream))
+    save_checkpoint(path, payload, DET_CHECKPOINT_FORMAT)
 
 
 def load_det_checkpoint(path: Path) -> dict:
     """A detector checkpoint read safely (``weights_only``); anything else raises ``CheckpointError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError):
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated, corrupt or foreign)") from None
-    if not isinstance(payload, dict) or payload.get("format") != DET_CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a thaiocr detector checkpoint (expected format {DET_CHECKPOINT_FORMAT!r})")
-    return payload
+    return read_checkpoint(path, DET_CHECKPOINT_FORMAT, "thaiocr detector checkpoint")
 
 
 # --- export -------------------------------------------------------------------------------------
