@@ -9,9 +9,9 @@ TORCH  := torch==2.13.0
 # model file is used, so none of the wheel's own dependencies (OpenCV, shapely, ...) are installed.
 DETECTOR := rapidocr-onnxruntime==1.4.4
 
-.PHONY: setup fonts demo test test-slow lint bench clean
+.PHONY: setup fonts web-fonts demo test test-slow lint bench clean
 
-setup: $(STAMP) fonts
+setup: $(STAMP) fonts web-fonts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 
 fonts:
 	@bash scripts/ensure-fonts.sh
+
+# More Thai type designs (17 OFL families from the npm registry) into the virtualenv, once.
+web-fonts: $(STAMP)
+	@bash scripts/fetch-web-fonts.sh $(VENV)/share/fonts/thaiocr
 
 demo: setup
 	$(BIN)/thaiocr demo

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import font_named
@@ -28,8 +29,26 @@ def test_font_wheels_are_found_beside_the_system_fonts(fonts):
     assert any(font.path.is_relative_to(folders[0]) for font in fonts)
 
 
+def test_web_font_families_fetched_at_set_up_give_thai_only_lines(fonts):
+    """`make setup` puts the Thai subsets of 17 @fontsource families in the virtualenv."""
+    web = [font for font in fonts if font.path.is_relative_to(fonts_module.ENVIRONMENT_FONT_DIR)]
+    assert {"Mitr", "Trirong", "IbmPlexSansThai", "IbmPlexSansThaiLooped", "BaiJamjuree"} <= {f.family for f in web}
+    assert all(font_covers(font, "ผู้ใหญ่ ๑๒๓") and not font_covers(font, "ผู้ใหญ่ 123") for font in web)
+
+
+def test_a_woff_font_is_read_like_its_truetype_original(fonts, tmp_path):
+    original = font_named(fonts, "Garuda")
+    with TTFont(original.path) as font:
+        font.flavor = "woff"
+        font.save(tmp_path / "GarudaWoff.woff")
+    woff = font_named(discover_fonts([tmp_path]), "GarudaWoff")
+    assert woff.chars == original.chars
+    assert ink_image("ที่นี่", woff).tobytes() == ink_image("ที่นี่", original).tobytes()
+
+
 def test_no_fonts_found_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(fonts_module, "SYSTEM_FONT_DIR", tmp_path)
+    monkeypatch.setattr(fonts_module, "ENVIRONMENT_FONT_DIR", tmp_path)
     monkeypatch.setattr(fonts_module, "package_font_dirs", lambda: ())
     with pytest.raises(ThaiOCRError, match="fonts-thai-tlwg fonts-noto-core"):
         discover_fonts()
@@ -47,12 +66,17 @@ def test_font_covers_counts_space_and_knows_noto_sans_thai_lacks_latin_digits():
     assert not font_covers(noto_like, "๑,๒๓๔")
 
 
-def ink_columns(text: str, font: FontInfo) -> int:
-    """Width of the inked columns of ``text`` drawn plainly with raqm at 40 px."""
+def ink_image(text: str, font: FontInfo) -> Image.Image:
+    """``text`` drawn plainly with raqm at 40 px, white on black."""
     face = ImageFont.truetype(str(font.path), 40, layout_engine=ImageFont.Layout.RAQM)
     image = Image.new("L", (200, 80), 0)
     ImageDraw.Draw(image).text((20, 10), text, font=face, fill=255)
-    left, _, right, _ = image.getbbox()
+    return image
+
+
+def ink_columns(text: str, font: FontInfo) -> int:
+    """Width of the inked columns of ``text``."""
+    left, _, right, _ = ink_image(text, font).getbbox()
     return right - left
 
 

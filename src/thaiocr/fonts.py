@@ -7,6 +7,7 @@ known to place Thai marks wrongly are kept to text without marks.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,10 +21,12 @@ from thaiocr.charset import THAI_DIGITS, is_combining
 from thaiocr.errors import ThaiOCRError
 
 SYSTEM_FONT_DIR = Path("/usr/share/fonts")
+# Where `make setup` puts the Thai subsets of more open font families (scripts/fetch-web-fonts.sh).
+ENVIRONMENT_FONT_DIR = Path(sys.prefix) / "share" / "fonts" / "thaiocr"
 # Font families packaged as Python wheels (fontpkg-kanit, fontpkg-sarabun, ...) announce themselves
 # under this entry-point group; their files are in the package's files/ folder.
 FONT_PACKAGE_GROUP = "fontpkg.family"
-FONT_SUFFIXES = frozenset({".ttf", ".otf"})
+FONT_SUFFIXES = frozenset({".ttf", ".otf", ".woff"})  # FreeType and fontTools read WOFF 1 as is
 # Noto Looped Thai drops mai ek over sara ii even with raqm (docs/THAI.md): it would teach wrong shapes.
 EXCLUDED_FONT_PREFIXES = ("NotoLoopedThai",)
 # TlwgMono gives its Thai marks a full advance, and raqm draws each mark a cell to the right of its
@@ -68,7 +71,7 @@ def read_font(path: Path) -> FontInfo:
 
 def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
     """Thai fonts (those with the Thai digits) under /usr/share/fonts, in installed font packages
-    (:func:`package_font_dirs`) and in ``extra_dirs``, by name.
+    (:func:`package_font_dirs`), in the environment's ``share/fonts/thaiocr`` and in ``extra_dirs``, by name.
 
     A font in ``extra_dirs`` replaces one with the same name found before, so names stay unique.
     """
@@ -76,7 +79,7 @@ def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
     for folder in folders:
         if not folder.is_dir():
             raise ThaiOCRError(f"fonts folder {folder} does not exist")
-    searched = [SYSTEM_FONT_DIR, *package_font_dirs(), *folders]
+    searched = [SYSTEM_FONT_DIR, *package_font_dirs(), ENVIRONMENT_FONT_DIR, *folders]
     by_name = {font.name: font for font in _readable_fonts(_font_files(searched))}
     thai = [font for font in by_name.values() if _is_usable_thai_font(font)]
     if not thai:
