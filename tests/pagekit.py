@@ -50,7 +50,7 @@ def scripted_recognizer(text: str = "1", confidence: float = 0.95, calls: list[i
         probs[:, np.arange(steps), chosen] = confidence
         return probs
 
-    return Recognizer(backend, charset, Preprocess(height=32, max_width=max_width), source="scripted")
+    return Recognizer.from_backend(backend, charset, Preprocess(height=32, max_width=max_width), source="scripted")
 
 
 class StubRecognizer:

@@ -184,8 +184,8 @@ def test_page_reader_reads_every_line_in_one_batch(page, detector):
     assert set(payload["lines"][0]) == {"polygon", "text", "confidence"}
 
 
-def test_without_a_recogniser_the_reader_only_detects(page):
-    result = PageReader.from_paths()(page[0])
+def test_boxes_only_detects_without_reading(page):
+    result = PageReader.from_paths(boxes_only=True)(page[0])
     assert len(result.lines) == 3 and result.text == ""
     assert all(line.text == "" and 0.6 < line.confidence <= 1 for line in result.lines)
 
@@ -212,7 +212,7 @@ def test_unknown_detector_is_a_clear_error(tmp_path):
 
 
 def test_cli_ocr_json_and_draw(run_cli, page_file, tmp_path):
-    code, out, _ = run_cli("ocr", page_file, "--json", "--draw", tmp_path / "boxes.png")
+    code, out, _ = run_cli("ocr", page_file, "--boxes-only", "--json", "--draw", tmp_path / "boxes.png")
     assert code == 0
     payload = json.loads(out)
     assert len(payload["lines"]) == 3
@@ -232,7 +232,7 @@ def test_cli_ocr_prints_the_text_in_reading_order(run_cli, page_file, detector, 
     monkeypatch.setattr(PageReader, "from_paths", from_paths)
     code, out, _ = run_cli("ocr", page_file, "--model", "some/model.onnx")
     assert code == 0 and out == "5\n5\n5\n"
-    assert asked == {"model": Path("some/model.onnx"), "detector": "ppocrv4"}
+    assert asked == {"model": Path("some/model.onnx"), "detector": "ppocrv4", "boxes_only": False}
 
 
 def test_cli_ocr_missing_model_is_a_clear_error(run_cli, page_file, tmp_path):

@@ -108,7 +108,10 @@ def test_dict_file_disagreeing_with_metadata_is_a_clear_error(tmp_path, run_dir)
 
 
 def test_output_of_the_wrong_size_is_a_clear_error(model, images):
-    recognizer = Recognizer(lambda batch: np.zeros((len(batch), 4, 3), np.float32), CHARSET, PREPROCESS, "fake")
+    def wrong_size(batch):
+        return np.zeros((len(batch), 4, 3), np.float32)
+
+    recognizer = Recognizer.from_backend(wrong_size, CHARSET, PREPROCESS, "fake")
     with pytest.raises(ThaiOCRError, match="model and dict do not match"):
         recognizer(images[:1])
     with pytest.raises(ThaiOCRError, match="model/dict mismatch"):

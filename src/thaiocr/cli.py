@@ -18,11 +18,18 @@ from thaiocr.errors import ThaiOCRError
 if TYPE_CHECKING:
     from thaiocr.config import Config
 
+SHIPPED_DEFAULT = "(default: the general printed-Thai model shipped in the package)"
+
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", required=True, type=Path, help="recipe YAML (PaddleOCR style)")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. -o Global.epoch_num=10 (repeatable)")
+
+
+def _add_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=None,
+                   help=f".onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
 
 
 def _add_writer_args(p: argparse.ArgumentParser, places: bool = False) -> None:
@@ -219,7 +226,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from thaiocr.evaluate import evaluate_label_file
     from thaiocr.predict import Recognizer
 
-    recognizer = Recognizer.from_path(args.model)
+    recognizer = Recognizer(args.model)
     metrics, lines = evaluate_label_file(recognizer, args.labels, batch_size=args.batch_size)
     if args.report:
         from thaiocr.report import write_report
@@ -241,7 +248,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from thaiocr.predict import Recognizer, predict_label_file
 
-    recognizer = Recognizer.from_path(args.model)
+    recognizer = Recognizer(args.model)
     if args.labels:
         if not args.out:
             raise ThaiOCRError("--labels needs --out P.tsv for the predictions")
@@ -275,7 +282,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     if args.draw:
         image_format_for(args.draw)  # a bad --draw name fails before the page is read
     image = open_image(args.image)
-    result = PageReader.from_paths(model=args.model, detector=args.detector)(image)
+    result = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)(image)
     if args.draw:
         write_drawing(args.draw, image, result)
     print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else result.text)
@@ -513,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_det_export)
 
     p = sub.add_parser("eval", help="line accuracy, CER and NED of a model on a label file")
-    p.add_argument("--model", required=True, type=Path, help=".onnx file, best_model/ folder or .pt checkpoint")
+    _add_model_arg(p)
     p.add_argument("--labels", required=True, type=Path, help="PaddleOCR label file (paths relative to it)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--batch-size", type=int, default=32)
@@ -528,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="read text lines from images")
-    p.add_argument("--model", required=True, type=Path, help=".onnx file, best_model/ folder or .pt checkpoint")
+    _add_model_arg(p)
     p.add_argument("images", nargs="*", type=Path, help="line images")
     p.add_argument("--labels", type=Path, help="read the image paths of a PaddleOCR label file")
     p.add_argument("--out", type=Path, help="with --labels: write path<TAB>prediction lines here")
@@ -538,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ocr", help="read a page: detect its text lines, read them, print them in reading order")
     p.add_argument("image", type=Path, metavar="IMAGE", help="page image")
     p.add_argument("--model", type=Path, default=None,
-                   help="recogniser: .onnx file, best_model/ folder or .pt checkpoint (without one: boxes only)")
+                   help=f"recogniser: .onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
+    p.add_argument("--boxes-only", action="store_true", help="detect the text lines without reading them")
     p.add_argument("--detector", default="ppocrv4", metavar="NAME_OR_ONNX",
                    help="text detector: ppocrv4, thaiocr-db or a DB .onnx file (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print each line's polygon, text and confidence as JSON")
@@ -555,8 +563,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve a model over HTTP (SageMaker's /ping and /invocations, /v1/...)",
                        description="Load the model once and answer HTTP requests until SIGINT/SIGTERM; "
                                    "see docs/serving.md. /docs shows the API.")
-    p.add_argument("--model", required=True, type=Path,
-                   help=".onnx file, best_model/ folder (or one holding a single inference.onnx) or .pt checkpoint")
+    p.add_argument("--model", type=Path, default=None,
+                   help=".onnx file, best_model/ folder (or one holding a single inference.onnx) or .pt checkpoint "
+                        + SHIPPED_DEFAULT)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="(default: %(default)s)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body (default: %(default)s)")

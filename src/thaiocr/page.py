@@ -82,11 +82,12 @@ class PageReader:
 
     @classmethod
     def from_paths(cls, model: str | Path | None = None, detector: str | Path = "ppocrv4",
-                   num_threads: int | None = None) -> PageReader:
-        """``model``: a recogniser (``.onnx``, model folder or ``.pt``), or None to only detect;
-        ``detector``: a name from :data:`~thaiocr.detect.DETECTORS` or a DB detector's ``.onnx`` file."""
-        recognizer = Recognizer.from_path(model, num_threads) if model is not None else None
-        return cls(_detector(detector, num_threads), recognizer)
+                   num_threads: int | None = None, boxes_only: bool = False) -> PageReader:
+        """``model``: a recogniser (``.onnx``, model folder or ``.pt``; None: the shipped model);
+        ``detector``: a name from :data:`~thaiocr.detect.DETECTORS` or a DB detector's ``.onnx`` file;
+        ``boxes_only``: detect without reading."""
+        found = _detector(detector, num_threads)  # first: a bad detector name fails before a model loads
+        return cls(found, None if boxes_only else Recognizer(model, num_threads))
 
     def __call__(self, image: Image.Image) -> PageResult:
         image = image.convert("RGB")

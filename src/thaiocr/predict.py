@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # PyTorch is imported only to read a .pt checkpoint or an in-
     from thaiocr.model import CRNN
 
 ONNX_NAME = "inference.onnx"
+SHIPPED_MODEL = "thai_general"  # src/thaiocr/resources/models/<this>/
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 # A batch ``[N, 3, H, W]`` float32 -> probabilities ``[N, T, C]``.
@@ -39,13 +41,17 @@ class Prediction:
 
 
 class Recognizer:
-    """Reads text lines from images with one model; build it with ``from_path`` or ``from_parts``."""
+    """Reads text lines from images with one model.
 
-    def __init__(self, backend: Backend, charset: Charset, preprocess: Preprocess, source: str) -> None:
-        self._backend = backend
-        self._charset = charset
-        self._preprocess = preprocess
-        self.source = source
+    ``Recognizer()`` loads the general printed-Thai model shipped in the package;
+    ``Recognizer(path)`` (or ``Recognizer.from_path(path)``) an ``.onnx`` file, a folder holding
+    ``inference.onnx`` (or ``best_model/inference.onnx``) or a ``.pt`` checkpoint. ``num_threads``
+    (ONNX only) defaults to min(2, CPU count).
+    """
+
+    def __init__(self, model: str | Path | None = None, num_threads: int | None = None) -> None:
+        path = Path(model) if model is not None else shipped_model_path()
+        self._backend, self._charset, self._preprocess, self.source = _load(path, num_threads)
 
     @property
     def charset(self) -> Charset:
@@ -59,18 +65,15 @@ class Recognizer:
 
     @classmethod
     def from_path(cls, path: str | Path, num_threads: int | None = None) -> Recognizer:
-        """An ``.onnx`` file, a folder holding ``inference.onnx`` (or ``best_model/inference.onnx``),
-        or a ``.pt`` checkpoint. ``num_threads`` (ONNX only) defaults to min(2, CPU count)."""
-        path = Path(path)
-        if path.is_dir():
-            path = _onnx_in_folder(path)
-        if not path.is_file():
-            raise ThaiOCRError(f"{path}: model not found")
-        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
-            return cls._from_checkpoint(path)
-        if path.suffix.lower() == ".onnx":
-            return cls._from_onnx(path, num_threads or min(2, os.cpu_count() or 1))
-        raise ThaiOCRError(f"{path}: expected an .onnx model, a model folder or a .pt checkpoint")
+        return cls(path, num_threads)
+
+    @classmethod
+    def from_backend(cls, backend: Backend, charset: Charset, preprocess: Preprocess, source: str) -> Recognizer:
+        """A recogniser around any function from a preprocessed batch to probabilities."""
+        recognizer = cls.__new__(cls)
+        recognizer._backend, recognizer._charset, recognizer._preprocess = backend, charset, preprocess
+        recognizer.source = source
+        return recognizer
 
     @classmethod
     def from_parts(cls, model: CRNN, charset: Charset, preprocess: Preprocess) -> Recognizer:
@@ -80,30 +83,7 @@ class Recognizer:
                 f"model has {model.num_classes} outputs but the alphabet of {len(charset)} characters needs "
                 f"{charset.num_classes}: model/dict mismatch"
             )
-        return cls(_torch_backend(model), charset, preprocess, source=f"{type(model).__name__} in memory")
-
-    @classmethod
-    def _from_checkpoint(cls, path: Path) -> Recognizer:
-        import torch
-
-        from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
-
-        model, charset, preprocess = model_from_checkpoint(load_checkpoint(path))
-        model = model.to(memory_format=torch.channels_last)  # faster convolutions on the CPU
-        return cls(_torch_backend(model), charset, preprocess, source=str(path))
-
-    @classmethod
-    def _from_onnx(cls, path: Path, num_threads: int) -> Recognizer:
-        session = cpu_session(path, num_threads)
-        metadata = decode_metadata(session.get_modelmeta().custom_metadata_map, path)
-        charset = _charset_from_metadata(metadata, path)
-        _check_output_size(session, charset, path)
-        preprocess = Preprocess(**{k: metadata["thaiocr"]["preprocess"][k] for k in ("height", "max_width")})
-
-        def run(batch: np.ndarray) -> np.ndarray:
-            return session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
-
-        return cls(run, charset, preprocess, source=str(path))
+        return cls.from_backend(_torch_backend(model), charset, preprocess, source=f"{type(model).__name__} in memory")
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -129,6 +109,49 @@ class Recognizer:
             return self._charset.decode_greedy(probs)
         except CharsetError as exc:
             raise ThaiOCRError(f"{self.source}: {exc}") from None
+
+
+def shipped_model_path() -> Path:
+    """The general printed-Thai model inside the package (see its MODEL_CARD.md)."""
+    path = Path(str(resources.files("thaiocr") / "resources" / "models" / SHIPPED_MODEL / ONNX_NAME))
+    if not path.is_file():
+        raise ThaiOCRError(f"{path}: this installation has no shipped model; name one with --model")
+    return path
+
+
+def _load(path: Path, num_threads: int | None) -> tuple[Backend, Charset, Preprocess, str]:
+    if path.is_dir():
+        path = _onnx_in_folder(path)
+    if not path.is_file():
+        raise ThaiOCRError(f"{path}: model not found")
+    if path.suffix.lower() in CHECKPOINT_SUFFIXES:
+        return _load_checkpoint(path)
+    if path.suffix.lower() == ".onnx":
+        return _load_onnx(path, num_threads or min(2, os.cpu_count() or 1))
+    raise ThaiOCRError(f"{path}: expected an .onnx model, a model folder or a .pt checkpoint")
+
+
+def _load_checkpoint(path: Path) -> tuple[Backend, Charset, Preprocess, str]:
+    import torch
+
+    from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
+
+    model, charset, preprocess = model_from_checkpoint(load_checkpoint(path))
+    model = model.to(memory_format=torch.channels_last)  # faster convolutions on the CPU
+    return _torch_backend(model), charset, preprocess, str(path)
+
+
+def _load_onnx(path: Path, num_threads: int) -> tuple[Backend, Charset, Preprocess, str]:
+    session = cpu_session(path, num_threads)
+    metadata = decode_metadata(session.get_modelmeta().custom_metadata_map, path)
+    charset = _charset_from_metadata(metadata, path)
+    _check_output_size(session, charset, path)
+    preprocess = Preprocess(**{k: metadata["thaiocr"]["preprocess"][k] for k in ("height", "max_width")})
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+    return run, charset, preprocess, str(path)
 
 
 def predict_label_file(recognizer: Recognizer, labels: Path, out: Path, batch_size: int = 32) -> int:

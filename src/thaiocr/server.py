@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thaiocr.errors import ThaiOCRError
-from thaiocr.predict import ONNX_NAME, Prediction, Recognizer
+from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, shipped_model_path
 
 log = logging.getLogger("thaiocr.server")
 
@@ -327,9 +327,11 @@ def model_name(source: Path) -> str:
     return folder.parent.name if folder.name == "best_model" and folder.parent.name else folder.name or source.stem
 
 
-def resolve_model(path: Path) -> Path:
+def resolve_model(path: Path | None) -> Path:
     """What ``Recognizer.from_path`` takes; in a folder without a model on top (an unpacked
-    ``model.tar.gz``, say), the one ``inference.onnx`` found below it."""
+    ``model.tar.gz``, say), the one ``inference.onnx`` found below it; None: the shipped model."""
+    if path is None:
+        return shipped_model_path()
     path = Path(path)
     if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / "best_model" / ONNX_NAME).is_file():
         return path
@@ -491,7 +493,7 @@ class RequestLog:
 # --- running ------------------------------------------------------------------------------------
 
 
-def serve(model: Path, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
+def serve(model: Path | None, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
           max_batch: int = 32, batch_wait_ms: float = 2.0, threads: int | None = None,
           detector: str | Path | None = None) -> None:
     """Load the model (and, with a detector, a page reader), then serve until SIGINT/SIGTERM;
