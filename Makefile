@@ -37,7 +37,7 @@ test-slow: setup
 	$(BIN)/pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 # The benchmarks that need no trained model; onnx_parity, heldout and finetune_gain take one (see bench/).
 bench: setup

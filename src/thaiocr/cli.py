@@ -194,9 +194,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _with_pretrained(config: Config, path: Path) -> Config:
-    """``--pretrained`` sets ``Global.pretrained_model`` (relative to the current folder, as ``-o`` paths are)."""
+    """``--pretrained`` sets ``Global.pretrained_model`` (relative to the current folder, as ``-o`` paths are);
+    ``shipped`` names the folder of the shipped model, whose weights are there as ``model.pt``."""
     import dataclasses
 
+    if str(path) == "shipped":
+        from thaiocr.predict import shipped_model_path
+
+        path = shipped_model_path().parent
     return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=path.absolute()))
 
 
@@ -501,8 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has latest.pt")
     p.add_argument("--pretrained", type=Path, default=None, metavar="MODEL",
-                   help="fine-tune: start from the weights of a .pt checkpoint (or a folder holding one); the "
-                        "alphabet may differ. Sets Global.pretrained_model; resuming latest.pt takes precedence")
+                   help="fine-tune: start from the weights of a .pt checkpoint (or a folder holding one; 'shipped': "
+                        "the shipped model); the alphabet may differ. Sets Global.pretrained_model; resuming "
+                        "latest.pt takes precedence")
     p.set_defaults(func=cmd_train)
 
     det = sub.add_parser("det", help="text detection: train a DB detector on pages with line boxes")

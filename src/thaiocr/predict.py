@@ -99,11 +99,12 @@ class Recognizer:
         predictions: list[Prediction | None] = [None] * len(resized)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            for i, (text, confidence) in zip(chunk, self._read_batch([resized[i] for i in chunk]), strict=True):
+            for i, (text, confidence) in zip(chunk, self.read_batch([resized[i] for i in chunk]), strict=True):
                 predictions[i] = Prediction(text, confidence)
         return predictions  # type: ignore[return-value]  # every slot is filled above
 
-    def _read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
+    def read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Read lines already resized by ``self.preprocess.resize`` (one model call)."""
         probs = self._backend(self._preprocess.batch(resized))
         try:
             return self._charset.decode_greedy(probs)
