@@ -3,9 +3,10 @@
     python bench/synth_speed.py [--lines 6000] [--workers N] [--source SPEC] [--format png jpg]
 
 Writes into a temporary folder under --dir (default: data/, where datasets go; removed afterwards)
-and prints the rate, the image sizes and the bytes written. On this machine creating a file in /tmp
-took ~1 ms against ~0.07 ms under the working tree, so the folder matters. The clock covers font
-discovery, text sampling, rendering, effects and image writing, as a user of `thaiocr synth` waits.
+and prints the rate, the CPU time (steadier than the clock on a busy machine), the image sizes and
+the bytes written. On this machine creating a file in /tmp took ~1 ms against ~0.07 ms under the
+working tree, so the folder matters. The clock covers font discovery, text sampling, rendering,
+effects and image writing, as a user of `thaiocr synth` waits.
 """
 
 from __future__ import annotations
@@ -39,17 +40,23 @@ def main() -> None:
         args.dir.mkdir(parents=True, exist_ok=True)
         out = Path(tempfile.mkdtemp(prefix="synth_speed_", dir=args.dir))
         try:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), _cpu_seconds()
             generate_dataset(out, n_train=args.lines, n_val=0, seed=0, workers=args.workers, progress=False,
                              source=args.source, charset=Charset.builtin("thai_full"), max_length=args.max_length,
                              height=48, image_format=image_format)
-            seconds = time.perf_counter() - started
-            report(out, image_format, args.lines, seconds, args.workers or os.cpu_count() or 1)
+            seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
+            report(out, image_format, args.lines, seconds, args.workers or os.cpu_count() or 1, cpu)
         finally:
             shutil.rmtree(out, ignore_errors=True)
 
 
-def report(out: Path, image_format: str, lines: int, seconds: float, workers: int) -> None:
+def _cpu_seconds() -> float:
+    """User and system time of this process and its finished workers: steadier than the clock on a busy machine."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def report(out: Path, image_format: str, lines: int, seconds: float, workers: int, cpu: float) -> None:
     files = sorted((out / "thai_data" / "train").glob(f"*.{image_format}"))
     widths, heights = [], []
     for path in files[:: max(1, len(files) // 500)]:
@@ -58,6 +65,7 @@ def report(out: Path, image_format: str, lines: int, seconds: float, workers: in
             heights.append(image.height)
     megabytes = sum(p.stat().st_size for p in files) / 1e6
     print(f"{image_format}: {lines} lines in {seconds:.1f} s with {workers} processes: {lines / seconds:.0f} lines/s")
+    print(f"  {cpu:.1f} CPU s in all, {1000 * cpu / lines:.2f} ms per line")
     print(f"  image height {min(heights)}-{max(heights)} px, width median {statistics.median(widths):.0f} px "
           f"(max {max(widths)}); {megabytes:.1f} MB written, {1000 * megabytes / lines:.1f} KB per line")
 

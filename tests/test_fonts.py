@@ -1,3 +1,5 @@
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,58 @@ def test_the_os2_prefilter_passes_thai_fonts_and_stops_latin_ones(fonts):
         pytest.skip("fonts-noto-core is not installed")
     assert not fonts_module._may_cover_thai(latin)
     assert all(fonts_module._may_cover_thai(font.path) for font in fonts)
+
+
+# --- the cmap cache -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def font_cache(tmp_path, monkeypatch) -> Path:
+    cache = tmp_path / "cache" / "font-cmaps.json"
+    monkeypatch.setattr(fonts_module, "FONT_CACHE", cache)
+    return cache
+
+
+def test_discovery_caches_the_cmaps_and_then_reads_no_font(fonts, font_cache, monkeypatch):
+    assert discover_fonts() == fonts
+    assert json.loads(font_cache.read_text(encoding="utf-8"))["version"] == fonts_module.FONT_CACHE_VERSION
+
+    def unread(path):
+        raise AssertionError(f"{path} was read although the cache knows it")
+
+    monkeypatch.setattr(fonts_module, "read_font", unread)
+    monkeypatch.setattr(fonts_module, "_may_cover_thai", unread)
+    assert discover_fonts() == fonts
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"version": 1, "fonts": []}', "[]", "entries"])
+def test_a_corrupt_cache_is_ignored_and_rewritten(fonts, font_cache, damage):
+    font_cache.parent.mkdir(parents=True)
+    if damage == "entries":  # well-formed JSON whose entries are not
+        stamp = lambda font: [font.path.stat().st_size, font.path.stat().st_mtime_ns]  # noqa: E731
+        bad_runs = ([1, 0, 5], "x", [-3, 2], [0x110000, 0x110001])
+        entries = {str(f.path): [*stamp(f), runs] for f, runs in zip(fonts[:4], bad_runs, strict=True)}
+        damage = json.dumps({"version": fonts_module.FONT_CACHE_VERSION, "fonts": entries})
+    font_cache.write_text(damage, encoding="utf-8")
+    assert discover_fonts() == fonts
+    assert discover_fonts() == fonts  # from the rewritten cache
+    assert len(json.loads(font_cache.read_text(encoding="utf-8"))["fonts"]) >= len(fonts)
+
+
+def test_a_changed_font_file_is_read_again(fonts, font_cache, tmp_path):
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    target = folder / "Replaced.ttf"
+    shutil.copyfile(font_named(fonts, "Garuda").path, target)
+    assert font_named(discover_fonts([folder]), "Replaced").chars == font_named(fonts, "Garuda").chars
+    shutil.copyfile(font_named(fonts, "NotoSansThai-Regular").path, target)
+    fonts_module.read_font.cache_clear()
+    fonts_module._may_cover_thai.cache_clear()
+    assert font_named(discover_fonts([folder]), "Replaced").chars == font_named(fonts, "NotoSansThai-Regular").chars
+
+
+def test_an_unwritable_cache_only_costs_speed(fonts, monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setattr(fonts_module, "FONT_CACHE", blocker / "font-cmaps.json")  # a folder that cannot exist
+    assert discover_fonts() == fonts

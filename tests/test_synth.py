@@ -1,6 +1,8 @@
+import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -8,6 +10,7 @@ from thaiocr import synth
 from thaiocr.charset import Charset, builtin_dict_chars, normalize_text
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, font_covers
+from thaiocr.pngfile import encode_png
 from thaiocr.synth import choose_val_families, choose_val_fonts, generate_dataset
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
@@ -196,3 +199,21 @@ def test_jpeg_output_replaces_a_png_dataset_in_the_same_folder(fonts, tmp_path):
     assert not list((tmp_path / "thai_data").rglob("*.png"))
     with pytest.raises(ThaiOCRError, match="image format"):
         generate_dataset(tmp_path, 1, 0, workers=1, fonts=fonts, progress=False, image_format="gif")
+
+
+def test_written_pngs_hold_exactly_the_rendered_lines(datasets, fonts):
+    samples = synth.render_samples(5, seed=7, split="train", fonts=fonts)
+    for index, (image, text, _) in enumerate(samples, start=1):
+        with Image.open(datasets[1] / f"thai_data/train/{index:06d}.png") as written:
+            assert written.mode == "RGB" and written.tobytes() == image.tobytes(), text
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (48, 301, 3), (1, 7, 3)])
+def test_the_png_encoder_round_trips_grey_and_rgb(shape):
+    pixels = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    pixels[: shape[0] // 2] = 200  # flat rows as well as noise
+    with Image.open(io.BytesIO(encode_png(pixels))) as decoded:
+        assert decoded.mode == ("L" if len(shape) == 2 else "RGB")
+        assert (np.asarray(decoded) == pixels).all()
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(pixels.astype(np.float32))

@@ -39,22 +39,37 @@ def make_background(
     textured = rng.random() < settings.paper.probability
     if not (tinted or textured):
         return Image.new("RGB", size, colour)
-    # One float plane per channel: numpy is several times slower on broadcast [h, w, 3] arrays.
-    planes = [np.full((height, width), level + 0.5, dtype=np.float32) for level in colour]
-    if tinted:
-        shifts = _gradient(height, width, settings.gradient, rng)
-        planes = [plane + shift for plane, shift in zip(planes, shifts, strict=True)]
-    if textured:
-        texture = _paper_texture(height, width, settings.paper, rng)
-        planes = [plane + texture for plane in planes]
-    image = Image.merge("RGB", [Image.fromarray(np.clip(plane, 0, 255).astype(np.uint8)) for plane in planes])
+    shifts = _gradient(height, width, settings.gradient, rng) if tinted else [None] * 3
+    texture = _paper_texture(height, width, settings.paper, rng) if textured else None
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    for channel, level in enumerate(colour):
+        pixels[..., channel] = _channel_plane(level, shifts[channel], texture)  # the cast truncates
+    image = Image.fromarray(pixels)
     if textured:
         _draw_fibres(image, colour, rng.randint(*settings.paper.fibres), rng)
     return image
 
 
-def _gradient(height: int, width: int, gradient: Gradient, rng: random.Random) -> list[np.ndarray]:
-    """Per-channel offsets ``[height, width]`` along a random direction, ``spread`` apart end to end."""
+def _channel_plane(level: int, shift: tuple[np.ndarray, np.ndarray] | None, texture: np.ndarray | None) -> np.ndarray:
+    """One channel as floats in 0..255: ``level`` (+0.5, so that truncation rounds), plus the
+    gradient's ``(rows, columns)`` shift and the texture, whichever the line has (at least one).
+
+    Planes, not [h, w, 3] arrays: numpy is several times slower on those.
+    """
+    base = np.float32(level + 0.5)
+    if shift is None:
+        return np.clip(texture + base, 0, 255)
+    plane = np.add.outer(shift[0] + base, shift[1])
+    if texture is not None:
+        plane += texture
+    return np.clip(plane, 0, 255, out=plane)
+
+
+def _gradient(height: int, width: int, gradient: Gradient, rng: random.Random) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per-channel (row, column) offsets along a random direction, ``spread`` apart end to end.
+
+    A channel's offset at (y, x) is ``rows[y] + columns[x]``: the whole plane is one outer sum.
+    """
     angle = rng.uniform(0, 2 * math.pi)
     columns = np.arange(width, dtype=np.float32) * math.cos(angle)
     rows = np.arange(height, dtype=np.float32) * math.sin(angle)
@@ -63,8 +78,8 @@ def _gradient(height: int, width: int, gradient: Gradient, rng: random.Random) -
     extent = max(float(columns.max() + rows.max()), 1.0)
     columns, rows = columns / extent, rows / extent - 0.5
     spread = rng.uniform(*gradient.spread) * rng.choice((-1, 1))
-    tints = [spread * rng.uniform(0.7, 1.3) for _ in range(3)]  # a slight hue shift
-    return [(rows * tint)[:, None] + (columns * tint)[None, :] for tint in tints]
+    tints = [np.float32(spread * rng.uniform(0.7, 1.3)) for _ in range(3)]  # a slight hue shift
+    return [(rows * tint, columns * tint) for tint in tints]
 
 
 def _paper_texture(height: int, width: int, paper: Paper, rng: random.Random) -> np.ndarray:
@@ -72,15 +87,15 @@ def _paper_texture(height: int, width: int, paper: Paper, rng: random.Random) ->
     grid = (width // BLOTCH_CELL + 2, height // BLOTCH_CELL + 2)
     # Random values BLOTCH_CELL pixels apart, smoothly interpolated by Pillow.
     coarse = Image.frombytes("L", grid, rng.randbytes(grid[0] * grid[1]))
-    blotches = _signed(np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC)), paper.blotches, rng)
+    blotches = np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC))
+    blotch_amplitude = rng.uniform(*paper.blotches)
     grain = np.frombuffer(rng.randbytes(height * width), dtype=np.uint8).reshape(height, width)
-    return blotches + _signed(grain, paper.grain, rng)
-
-
-def _signed(values: np.ndarray, amplitude: tuple[float, float], rng: random.Random) -> np.ndarray:
-    """Bytes 0..255 to floats in -a..a, for an amplitude ``a`` drawn from its range."""
-    drawn = rng.uniform(*amplitude)
-    return values.astype(np.float32) * np.float32(drawn / 127.5) - np.float32(drawn)
+    grain_amplitude = rng.uniform(*paper.grain)
+    # Bytes 0..255 to -a..a for each amplitude a, summed.
+    texture = blotches * np.float32(blotch_amplitude / 127.5)
+    texture += grain * np.float32(grain_amplitude / 127.5)
+    texture -= np.float32(blotch_amplitude + grain_amplitude)
+    return texture
 
 
 def _draw_fibres(image: Image.Image, colour: RGB, count: int, rng: random.Random) -> None:

@@ -6,19 +6,24 @@ known to place Thai marks wrongly are kept to text without marks.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import metadata, resources
+from itertools import chain
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
 
 from thaiocr.charset import THAI_DIGITS, is_combining
 from thaiocr.errors import ThaiOCRError
+from thaiocr.fileio import atomic_write_text
 
 SYSTEM_FONT_DIR = Path("/usr/share/fonts")
 # Where `make setup` puts the Thai subsets of more open font families (scripts/fetch-web-fonts.sh).
@@ -35,6 +40,10 @@ MISPLACED_MARK_FONT_PREFIXES = ("TlwgMono",)
 # Style words some files append to the family without a hyphen (FreeSerifBoldItalic.ttf).
 STYLE_SUFFIX = re.compile(r"(Bold)?(Italic|Oblique)?$")
 THAI_UNICODE_RANGE_BIT = 24  # OS/2 ulUnicodeRange1 bit a font sets when it claims the Thai block
+# What discovery learnt of each font file, keyed by path and checked against its size and mtime:
+# reading ~400 cmaps with fontTools took ~3 s at every start, the cache ~0.1 s.
+FONT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "thaiocr" / "font-cmaps.json"
+FONT_CACHE_VERSION = 1
 FONT_INSTALL_HINT = (
     "install Thai fonts (make fonts, or apt-get install -y fonts-thai-tlwg fonts-noto-core) or pass a fonts folder"
 )
@@ -80,7 +89,7 @@ def discover_fonts(extra_dirs: Sequence[Path] = ()) -> list[FontInfo]:
         if not folder.is_dir():
             raise ThaiOCRError(f"fonts folder {folder} does not exist")
     searched = [SYSTEM_FONT_DIR, *package_font_dirs(), ENVIRONMENT_FONT_DIR, *folders]
-    by_name = {font.name: font for font in _readable_fonts(_font_files(searched))}
+    by_name = {font.name: font for font in _readable_fonts(list(_font_files(searched)))}
     thai = [font for font in by_name.values() if _is_usable_thai_font(font)]
     if not thai:
         searched = ", ".join(str(f) for f in searched)
@@ -113,13 +122,86 @@ def _font_files(folders: Iterable[Path]) -> Iterator[Path]:
             yield from sorted(files)
 
 
-def _readable_fonts(paths: Iterable[Path]) -> Iterator[FontInfo]:
+def _readable_fonts(paths: list[Path]) -> list[FontInfo]:
+    """The fonts of ``paths`` that may cover Thai, from the cache where a file is unchanged."""
+    cached = _load_font_cache(FONT_CACHE)
+    entries, fonts = {}, []
     for path in paths:
         try:
-            if _may_cover_thai(path):
-                yield read_font(path)
+            entry, chars = _font_entry(path, cached.get(str(path)))
         except Exception as exc:  # fontTools raises many exception types on a damaged file
             warnings.warn(f"{path}: skipped, fontTools cannot read it ({exc})", stacklevel=2)
+            continue
+        entries[str(path)] = entry
+        if chars is not None:
+            fonts.append(FontInfo(path=path, name=path.stem, chars=chars))
+    if any(cached.get(key) != entry for key, entry in entries.items()):
+        _save_font_cache(FONT_CACHE, cached, entries)
+    return fonts
+
+
+# A cache entry, as JSON keeps it: [file size, mtime in ns, the cmap as code point runs
+# [start, stop, start, stop, ...]], the runs None for a font whose OS/2 table says it lacks Thai.
+_CacheEntry = list
+
+
+def _font_entry(path: Path, cached: _CacheEntry | None) -> tuple[_CacheEntry, frozenset[str] | None]:
+    """``(entry, cmap characters or None)``: from ``cached`` while the file's size and mtime match."""
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    if isinstance(cached, list) and len(cached) == 3 and cached[:2] == stamp:
+        try:
+            return cached, _chars_of_runs(cached[2])
+        except (TypeError, ValueError):
+            pass  # a damaged entry: read the file again
+    if not _may_cover_thai(path):
+        return [*stamp, None], None
+    chars = read_font(path).chars
+    return [*stamp, _code_point_runs(chars)], chars
+
+
+def _code_point_runs(chars: frozenset[str]) -> list[int]:
+    """Sorted code points as flat ``[start, stop)`` pairs: a cmap's thousands of entries in a few dozen runs."""
+    runs: list[int] = []
+    for point in sorted(map(ord, chars)):
+        if runs and runs[-1] == point:
+            runs[-1] += 1
+        else:
+            runs += [point, point + 1]
+    return runs
+
+
+def _chars_of_runs(runs: list[int] | None) -> frozenset[str] | None:
+    """The inverse of :func:`_code_point_runs` (None stays None); raises on runs that are not pairs of code points."""
+    if runs is None:
+        return None
+    if len(runs) % 2:
+        raise ValueError("odd number of run bounds")
+    return frozenset(map(chr, chain.from_iterable(map(range, runs[::2], runs[1::2]))))
+
+
+def _load_font_cache(path: Path) -> dict[str, _CacheEntry]:
+    """The cached entries by path; an unreadable, corrupt or older-version cache counts as empty."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != FONT_CACHE_VERSION or not isinstance(
+            data.get("fonts"), dict):
+        return {}
+    return data["fonts"]
+
+
+def _save_font_cache(path: Path, cached: dict[str, _CacheEntry], entries: dict[str, _CacheEntry]) -> None:
+    """Write ``entries`` over ``cached``, keeping the cached files that still exist (other font folders).
+
+    The write is atomic, so a concurrent reader sees the old or the new cache; one that cannot be
+    written (a read-only home) only costs the next start its speed.
+    """
+    kept = {key: entry for key, entry in cached.items() if key not in entries and Path(key).is_file()}
+    data = {"version": FONT_CACHE_VERSION, "fonts": {**kept, **entries}}
+    with suppress(OSError):
+        atomic_write_text(path, json.dumps(data, separators=(",", ":")))
 
 
 @cache

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -34,9 +35,13 @@ MARK_ZONE_PROBE = "\u0e1b\u0e34\u0e4a\u0e0e\u0e39"
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where each piece of text goes on a canvas of ``size``, and the box the ink occupies."""
+    """The rendered pieces of a text and where they go on a canvas of ``size``; the box the ink occupies.
 
-    pieces: list[tuple[str, float]]  # (text, x offset from the first pen position)
+    Each piece is rasterised once, as the "L" mask Pillow's text drawing would make (a
+    ``PIL.Image.core`` image), so measuring the line and drawing it cost one FreeType pass.
+    """
+
+    masks: list[tuple[Any, tuple[int, int]]]  # (mask, its top-left corner on the canvas)
     origin: tuple[int, int]  # pen position of the first piece
     size: tuple[int, int]
     ink_box: tuple[int, int, int, int]
@@ -68,8 +73,8 @@ def render_line(
     layout = _layout(text, face, margins, tracking, stroke)
     image = make_background(layout.size, background, rng, effects)
     keep_clear = _mark_zone(layout, face)
-    decorate(image, keep_clear, foreground, rng, effects, neighbour=lambda: _coverage(layout, face, stroke))
-    _draw_text(image, layout, face, foreground, stroke)
+    decorate(image, keep_clear, foreground, rng, effects, neighbour=lambda: _coverage(layout))
+    _draw_text(image, layout, foreground)
     return apply_effects(image, background, rng, effects)
 
 
@@ -112,13 +117,36 @@ def _tinted(rng: random.Random, level: int) -> RGB:
 def _layout(text: str, face: ImageFont.FreeTypeFont, margins: tuple[float, float, float, float],
             tracking: int = 0, stroke: int = 0) -> _Layout:
     pieces = _place_clusters(text, face, tracking) if tracking else [(text, 0.0)]
-    left, top, right, bottom = _union_bbox(face, pieces)
-    left, top, right, bottom = left - stroke, top - stroke, right + stroke, bottom + stroke
-    # At least 1 px each side: anti-aliasing can spill a pixel past the glyph box.
+    rendered = [_rasterise(piece, x, face, stroke) for piece, x in pieces]
+    left, top, right, bottom = _union_box(rendered)
+    # At least 1 px each side: the masks hold every anti-aliased pixel, but a margin keeps ink off the edge.
     pad_left, pad_top, pad_right, pad_bottom = (max(1, round(m * (bottom - top))) for m in margins)
     size = (right - left + pad_left + pad_right, bottom - top + pad_top + pad_bottom)
     ink_box = (pad_left, pad_top, pad_left + right - left, pad_top + bottom - top)
-    return _Layout(pieces, (pad_left - left, pad_top - top), size, ink_box)
+    origin = (pad_left - left, pad_top - top)
+    masks = [(mask, (origin[0] + x, origin[1] + y)) for mask, (x, y) in rendered if _has_ink(mask)]
+    return _Layout(masks, origin, size, ink_box)
+
+
+def _rasterise(piece: str, x: float, face: ImageFont.FreeTypeFont, stroke: int) -> tuple[Any, tuple[int, int]]:
+    """``piece`` drawn with its pen at ``(x, 0)``, as ``ImageDraw.text`` would: (mask, mask's top-left corner).
+
+    The fraction of ``x`` is passed to FreeType, so letter-spaced clusters keep their sub-pixel positions.
+    """
+    whole = math.floor(x)
+    mask, (dx, dy) = face.getmask2(piece, "L", stroke_width=stroke, stroke_filled=True, start=(x - whole, 0))
+    return mask, (whole + dx, dy)
+
+
+def _has_ink(mask: Any) -> bool:
+    return mask.size[0] > 0 and mask.size[1] > 0
+
+
+def _union_box(rendered: list[tuple[Any, tuple[int, int]]]) -> tuple[int, int, int, int]:
+    """The box around every inked mask, in pen coordinates (spaces have no ink)."""
+    boxes = [(x, y, x + mask.size[0], y + mask.size[1]) for mask, (x, y) in rendered]
+    inked = [box for box, (mask, _) in zip(boxes, rendered, strict=True) if _has_ink(mask)] or boxes
+    return (min(b[0] for b in inked), min(b[1] for b in inked), max(b[2] for b in inked), max(b[3] for b in inked))
 
 
 def _mark_zone(layout: _Layout, face: ImageFont.FreeTypeFont) -> tuple[int, int, int, int]:
@@ -129,24 +157,35 @@ def _mark_zone(layout: _Layout, face: ImageFont.FreeTypeFont) -> tuple[int, int,
             min(layout.size[1], max(bottom, layout.origin[1] + probe_bottom)))
 
 
-@lru_cache(maxsize=1024)
 def _mark_extent(path: str, size: int) -> tuple[int, int]:
-    _, top, _, bottom = _raqm_font(Path(path), size).getbbox(MARK_ZONE_PROBE)
+    """The probe's top and bottom at ``size``, relative to the pen position.
+
+    Scaled from the reference size and widened by a pixel each way for hinting: font sizes vary
+    too much between lines for a layout cached per size to be reused.
+    """
+    top, bottom = _reference_mark_extent(path)
+    scale = size / REFERENCE_SIZE
+    return math.floor(top * scale) - 1, math.ceil(bottom * scale) + 1
+
+
+@lru_cache(maxsize=1024)
+def _reference_mark_extent(path: str) -> tuple[int, int]:
+    _, top, _, bottom = _raqm_font(Path(path), REFERENCE_SIZE).getbbox(MARK_ZONE_PROBE)
     return top, bottom
 
 
-def _draw_text(image: Image.Image, layout: _Layout, face: ImageFont.FreeTypeFont, fill: RGB | int,
-               stroke: int = 0) -> None:
-    draw = ImageDraw.Draw(image)
-    x0, y0 = layout.origin
-    for piece, x in layout.pieces:
-        draw.text((x0 + x, y0), piece, font=face, fill=fill, stroke_width=stroke, stroke_fill=fill)
+def _draw_text(image: Image.Image, layout: _Layout, fill: RGB | int) -> None:
+    """Composite the layout's masks in ``fill``: the core calls ``ImageDraw.text`` itself ends in."""
+    draw = ImageDraw.Draw(image).draw
+    ink = draw.draw_ink(fill)
+    for mask, corner in layout.masks:
+        draw.draw_bitmap(corner, mask, ink)
 
 
-def _coverage(layout: _Layout, face: ImageFont.FreeTypeFont, stroke: int) -> Image.Image:
+def _coverage(layout: _Layout) -> Image.Image:
     """The line's own ink as an "L" mask: slices of it stand in for the lines above and below."""
     mask = Image.new("L", layout.size, 0)
-    _draw_text(mask, layout, face, 255, stroke)
+    _draw_text(mask, layout, 255)
     return mask
 
 
@@ -168,15 +207,3 @@ def _place_clusters(text: str, face: ImageFont.FreeTypeFont, tracking: int) -> l
         pieces.append((cluster, x))
         x += face.getlength(cluster) + tracking
     return pieces
-
-
-def _union_bbox(face: ImageFont.FreeTypeFont, pieces: list[tuple[str, float]]) -> tuple[int, int, int, int]:
-    """The box around every inked piece, offset by its pen position (spaces have no ink)."""
-    boxes = [(face.getbbox(piece), x) for piece, x in pieces]
-    inked = [(box, x) for box, x in boxes if box[1] < box[3]] or boxes
-    return (
-        math.floor(min(box[0] + x for box, x in inked)),
-        min(box[1] for box, _ in inked),
-        math.ceil(max(box[2] + x for box, x in inked)),
-        max(box[3] for box, _ in inked),
-    )
