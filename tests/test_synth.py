@@ -181,6 +181,18 @@ def test_synth_preview_from_the_command_line(fonts, tmp_path, capsys):
     assert out.exists() and "contact sheet of 2" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("image_format", ["png", "jpg"])
+def test_synth_writes_a_dataset_from_the_command_line(fonts, tmp_path, capsys, image_format):
+    from thaiocr.cli import main
+
+    out = tmp_path / "lines"
+    assert main(["-q", "synth", "--out", str(out), "--train", "3", "--val", "2", "--workers", "1",
+                 "--format", image_format, "--source", "words", "--dict", "thai_full"]) == 0
+    assert "Wrote 3 training and 2 validation lines" in capsys.readouterr().out
+    paths = [line.split("\t")[0] for line in (out / "rec_gt_train.txt").read_text(encoding="utf-8").splitlines()]
+    assert len(paths) == 3 and all(path.endswith(f".{image_format}") and (out / path).is_file() for path in paths)
+
+
 def test_the_font_picker_offers_exactly_the_fonts_that_cover_a_text(fonts):
     picker = synth.FontPicker(fonts)
     for text in ["กี่ 12", "081-234", "๐๘๑", "Hello ๑", "ฦๅ", "\u0e40\u0e01\u0e49"]:

@@ -443,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fonts", default="3",
                    help="font families held out for validation: a count or names, comma-separated (default: 3)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--format", choices=["png", "jpg"], default="png",
+                   help="image files: lossless PNG, or JPEG at quality 95 (faster to write; default: %(default)s)")
     p.add_argument("--effects", type=Path, default=None, metavar="YAML",
                    help="effect probabilities and ranges (see `effects.py`; e.g. jpeg: {probability: 0})")
     p.add_argument("--preview", type=int, default=0, metavar="N", help="write a contact sheet of N lines instead")
