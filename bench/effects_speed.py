@@ -25,7 +25,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from thaiocr.backgrounds import decorate, make_background
-from thaiocr.effects import CHAIN_ORDER, DEFAULT_EFFECTS, EffectSettings, apply_effects
+from thaiocr.effects import CHAIN_ORDER, apply_effects
+from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 
 SIZE = (320, 48)
 PAPER, INK = (236, 232, 224), (30, 28, 32)

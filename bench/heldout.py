@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from thaiocr.charset import Charset
-from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.labels import read_lines, split_line
 from thaiocr.predict import Recognizer

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw
 
 from thaiocr.backgrounds import decorate, draw_rules, draw_underline, make_background, paste_intruder
 from thaiocr.config import ConfigError
-from thaiocr.effects import CHAIN_ORDER, DEFAULT_EFFECTS, EffectSettings, Jpeg, apply_effects
+from thaiocr.effects import CHAIN_ORDER, apply_effects
+from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings, Jpeg
 
 PAPER, INK = (240, 236, 228), (20, 20, 24)
 BAR = (40, 18, 280, 30)  # left, top, right, bottom (exclusive) of the ink in _line()

@@ -6,7 +6,7 @@ from PIL import ImageFont
 
 from conftest import font_named
 from thaiocr import render
-from thaiocr.effects import EffectSettings
+from thaiocr.effectsettings import EffectSettings
 from thaiocr.render import render_line, text_clusters
 
 NO_EFFECTS = EffectSettings.disabled()

@@ -25,7 +25,8 @@ from PIL import Image
 
 from thaiocr.data import read_labelled_images
 from thaiocr.predict import Prediction, Recognizer
-from thaiocr.server import ApiError, Limits, LineBatcher, create_app
+from thaiocr.server import Limits, LineBatcher, create_app
+from thaiocr.serverinput import ApiError
 
 with warnings.catch_warnings():  # starlette suggests httpx2 at import; httpx (a dev extra) is what we have
     warnings.simplefilter("ignore")

@@ -92,7 +92,7 @@ def _synth_settings(args: argparse.Namespace) -> dict:
 def _effect_settings(path: Path | None):
     """The effect settings of a YAML file (its top level, or its ``effects`` mapping); defaults without one."""
     from thaiocr.config import read_yaml_mapping
-    from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
+    from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 
     if path is None:
         return DEFAULT_EFFECTS
@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["png", "jpg"], default="png",
                    help="image files: lossless PNG, or JPEG at quality 95 (faster to write; default: %(default)s)")
     p.add_argument("--effects", type=Path, default=None, metavar="YAML",
-                   help="effect probabilities and ranges (see `effects.py`; e.g. jpeg: {probability: 0})")
+                   help="effect probabilities and ranges (see `effectsettings.py`; e.g. jpeg: {probability: 0})")
     p.add_argument("--preview", type=int, default=0, metavar="N", help="write a contact sheet of N lines instead")
     p.add_argument("--preview-out", type=Path, default=Path("synth_preview.png"),
                    help="contact sheet path (default: %(default)s)")

@@ -138,7 +138,7 @@ class SynthConfig:
     val_fonts: int | list[str] = 3  # a count of families, or family/face names
     fonts_dir: Path | None = field(default=None, metadata=PATH)
     seed: int | None = None  # None: Global.seed
-    effects: dict = field(default_factory=dict)  # effect settings (see effects.py), defaults when empty
+    effects: dict = field(default_factory=dict)  # effect settings (see effectsettings.py), defaults when empty
 
 
 DATASET_NAMES = ("SimpleDataSet", "SynthDataSet")

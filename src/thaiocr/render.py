@@ -18,7 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from thaiocr.backgrounds import decorate, make_background
 from thaiocr.charset import is_combining
-from thaiocr.effects import DEFAULT_EFFECTS, RGB, EffectSettings, apply_effects
+from thaiocr.effects import RGB, apply_effects
+from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.fonts import FontInfo
 
 REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling

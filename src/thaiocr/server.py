@@ -8,16 +8,15 @@ See docs/serving.md.
 The line images of concurrent requests go through one :class:`LineBatcher`: a worker thread runs
 them through the model in shared batches, which is what makes a CPU fast (a batch of 32 lines costs
 little more than a few single lines). Requests are decoded and wait on a thread of the server's
-bounded pool, so the number of decoded images held at once stays bounded.
+bounded pool, so the number of decoded images held at once stays bounded. How a request's body
+becomes images, and the :class:`~thaiocr.serverinput.ApiError` every failure is raised as, live in
+:mod:`thaiocr.serverinput`; here are the batcher, the service, the app and its middleware, and
+:func:`serve`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import io
-import json
 import logging
 import os
 import queue
@@ -34,20 +33,15 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from PIL import Image, UnidentifiedImageError
-from starlette.datastructures import UploadFile
+from PIL import Image
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thaiocr.errors import ThaiOCRError
 from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, shipped_model_path
+from thaiocr.serverinput import ApiError, decode_image, read_image_request
 
 log = logging.getLogger("thaiocr.server")
-
-MODES = ("line", "page")
-# Bodies sent as one raw image: any image/* type, SageMaker's application/x-image, or plain bytes.
-RAW_IMAGE_TYPES = frozenset({"application/x-image", "application/octet-stream"})
-SAGEMAKER_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 
 
 @dataclass(frozen=True)
@@ -57,16 +51,6 @@ class Limits:
     max_upload_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000  # per image: width * height, checked before the image is decoded
     max_images: int = 256
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": code, "detail": detail}`` with an HTTP status."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
 
 
 class PageReaderLike(Protocol):
@@ -163,112 +147,6 @@ class LineBatcher:
         for job in jobs:
             job.future.set_result(predictions[start : start + len(job.images)])
             start += len(job.images)
-
-
-# --- reading requests ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageRequest:
-    """The encoded images of a request and the mode it asked for (None: not stated)."""
-
-    blobs: list[bytes]
-    mode: str | None = None
-
-
-async def read_image_request(request: Request) -> ImageRequest:
-    """Raw image bytes, JSON with base64 images, or a multipart upload: whichever the content type says."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media.startswith("image/") or media in RAW_IMAGE_TYPES:
-        body = await request.body()
-        if not body:
-            raise ApiError(400, "empty_body", "the request has no image bytes")
-        return ImageRequest([body], _mode_from_attributes(request.headers.get(SAGEMAKER_ATTRIBUTES, "")))
-    if media == "application/json":
-        return parse_json_request(await request.body())
-    if media == "multipart/form-data":
-        return await _read_multipart(request)
-    raise ApiError(
-        415, "unsupported_media_type",
-        f"content type {media or '(none)'!r} is not supported; send an image (image/png, image/jpeg, ...), "
-        "application/json with base64 images, or multipart/form-data",
-    )
-
-
-def parse_json_request(body: bytes) -> ImageRequest:
-    """``{"image": b64}`` or ``{"images": [b64, ...]}``, with an optional ``"mode"``."""
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
-        raise ApiError(400, "bad_json", f"the body is not valid JSON ({exc})") from None
-    if not isinstance(payload, dict) or ("image" in payload) == ("images" in payload):
-        raise ApiError(400, "bad_json", 'send a JSON object with "image" (base64) or "images" (a list of base64)')
-    encoded = [payload["image"]] if "image" in payload else payload["images"]
-    if not isinstance(encoded, list) or not encoded:
-        raise ApiError(400, "bad_json", '"images" must be a non-empty list of base64 strings')
-    mode = payload.get("mode")
-    if mode is not None and mode not in MODES:
-        raise ApiError(400, "bad_mode", f'"mode" must be one of {", ".join(MODES)}, got {mode!r}')
-    return ImageRequest([decode_base64(text, i) for i, text in enumerate(encoded)], mode)
-
-
-def decode_base64(text: object, index: int) -> bytes:
-    """Standard base64, line breaks allowed, an optional ``data:image/...;base64,`` prefix dropped."""
-    if not isinstance(text, str):
-        raise ApiError(400, "bad_base64", f"image {index}: expected a base64 string, got {type(text).__name__}")
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
-    try:
-        data = base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "bad_base64", f"image {index}: not valid base64 ({exc})") from None
-    if not data:
-        raise ApiError(400, "bad_base64", f"image {index}: empty")
-    return data
-
-
-async def _read_multipart(request: Request) -> ImageRequest:
-    """Every uploaded file of the form, in order; an optional ``mode`` field."""
-    async with request.form() as form:
-        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
-        blobs = [await upload.read() for upload in files]
-        mode = form.get("mode")
-    if not blobs:
-        raise ApiError(400, "no_images", "the form holds no files; upload one or more images")
-    if mode is not None and mode not in MODES:
-        raise ApiError(400, "bad_mode", f'"mode" must be one of {", ".join(MODES)}, got {mode!r}')
-    return ImageRequest(blobs, mode if isinstance(mode, str) else None)
-
-
-def _mode_from_attributes(attributes: str) -> str | None:
-    """``mode=page`` in SageMaker's custom attributes header (``key=value`` pairs, comma-separated)."""
-    for pair in attributes.replace(";", ",").split(","):
-        key, _, value = pair.partition("=")
-        if key.strip() == "mode":
-            if value.strip() not in MODES:
-                raise ApiError(400, "bad_mode", f"mode must be one of {', '.join(MODES)}, got {value.strip()!r}")
-            return value.strip()
-    return None
-
-
-def decode_image(data: bytes, max_pixels: int, index: int = 0) -> Image.Image:
-    """Bytes -> RGB image; the pixel count is checked from the header, before decoding."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ApiError(413, "too_many_pixels",
-                               f"image {index}: {width}x{height} is {width * height} pixels; the limit is {max_pixels}")
-            image.load()
-            return image.convert("RGB")
-    except ApiError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ApiError(413, "too_many_pixels", f"image {index}: {exc}") from None
-    except UnidentifiedImageError:
-        raise ApiError(400, "bad_image", f"image {index}: not an image in a format Pillow reads") from None
-    except Exception as exc:  # Pillow's decoders raise many types on corrupt input; all mean a bad image
-        raise ApiError(400, "bad_image", f"image {index}: not a readable image ({exc})") from None
 
 
 # --- the service --------------------------------------------------------------------------------

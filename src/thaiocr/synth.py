@@ -38,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from thaiocr.charset import Charset
-from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write, atomic_write_text
 from thaiocr.fonts import FontInfo, discover_fonts, family_of, font_covers

@@ -19,7 +19,7 @@ from thaiocr.augment import LineAugment
 from thaiocr.batches import RecDataset, load_split
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, SynthConfig
-from thaiocr.effects import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, discover_fonts
 from thaiocr.preprocess import Preprocess
