@@ -18,16 +18,8 @@ from thaiocr.charset import (
 )
 from thaiocr.corpora import LEADING_VOWELS, THAI_CONSONANTS, clip_text, has_orphan_mark, pythainlp_lines
 from thaiocr.errors import ThaiOCRError
-from thaiocr.textsource import (
-    SAMPLE_KINDS,
-    TEXT_SOURCES,
-    WORDS_FILE,
-    TextSource,
-    coverage_samples_needed,
-    sample_kind_text,
-    sample_number_text,
-    thai_id_check_digit,
-)
+from thaiocr.numberlines import SAMPLE_KINDS, sample_kind_text, sample_number_text, thai_id_check_digit
+from thaiocr.textsource import TEXT_SOURCES, WORDS_FILE, TextSource, coverage_samples_needed
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
 TO_ARABIC = str.maketrans(THAI_DIGITS, ARABIC_DIGITS)

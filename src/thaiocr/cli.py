@@ -1,22 +1,45 @@
-"""``thaiocr`` command line: each handler parses, calls one library function and prints.
+"""``thaiocr`` command line: the parser of every command and its options, and ``main``.
 
-Heavy modules (torch, onnxruntime) are imported inside handlers so that ``thaiocr --help``
-answers at once.
+The handlers are in :mod:`thaiocr.clihandlers`: the parser names each command's handler with
+``set_defaults(func=...)``, and ``main`` runs it, printing a :class:`~thaiocr.errors.ThaiOCRError`
+as a message. Only argparse and the handlers module are imported here (the handlers import heavy
+modules such as torch inside themselves), so that ``thaiocr --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from thaiocr import __version__
+from thaiocr.clihandlers import (
+    cmd_cloud_check,
+    cmd_cloud_download,
+    cmd_cloud_entry,
+    cmd_cloud_estimate,
+    cmd_cloud_logs,
+    cmd_cloud_status,
+    cmd_cloud_stop,
+    cmd_cloud_train,
+    cmd_cloud_upload,
+    cmd_data_check,
+    cmd_data_convert,
+    cmd_data_merge,
+    cmd_data_split,
+    cmd_data_stats,
+    cmd_demo,
+    cmd_det_export,
+    cmd_det_train,
+    cmd_eval,
+    cmd_export,
+    cmd_ocr,
+    cmd_predict,
+    cmd_serve,
+    cmd_synth,
+    cmd_train,
+)
 from thaiocr.errors import ThaiOCRError
-
-if TYPE_CHECKING:
-    from thaiocr.config import Config
 
 SHIPPED_DEFAULT = "(default: the general printed-Thai model shipped in the package)"
 
@@ -42,372 +65,6 @@ def _add_writer_args(p: argparse.ArgumentParser, places: bool = False) -> None:
                          help="copy images into the output folder (default)")
         how.add_argument("--link", dest="place", action="store_const", const="link",
                          help="hard-link images instead (same file system only)")
-
-
-def _load_config(args: argparse.Namespace):
-    from thaiocr.config import load_config
-
-    return load_config(args.config, args.override)
-
-
-# --- handlers -----------------------------------------------------------------------------------
-
-
-def cmd_synth(args: argparse.Namespace) -> int:
-    if args.action == "fonts":
-        return _list_fonts(args)
-    if args.action == "pages":
-        return _synth_pages(args)
-    from thaiocr.synth import generate_dataset, write_preview
-
-    settings = _synth_settings(args)
-    if args.preview:
-        path = write_preview(args.preview_out, args.preview, **settings)
-        print(f"Wrote a contact sheet of {args.preview} training lines to {path}")
-        return 0
-    manifest = generate_dataset(args.out, n_train=args.train, n_val=args.val, workers=args.workers,
-                                progress=not args.quiet, image_format=args.format, **settings)
-    print(f"Wrote {manifest['n_train']} training and {manifest['n_val']} validation lines to {args.out}")
-    families = ", ".join(manifest["val_families"])
-    print(f"  {len(manifest['train_fonts'])} training fonts; validation families never seen in training: {families}")
-    return 0
-
-
-def _synth_settings(args: argparse.Namespace) -> dict:
-    from thaiocr.charset import load_charset
-    from thaiocr.fonts import discover_fonts
-
-    return {
-        "seed": args.seed,
-        "val_fonts": _val_fonts(args.val_fonts),
-        "fonts": discover_fonts(args.fonts),
-        "source": args.source,
-        "charset": load_charset(args.dict) if args.dict else None,
-        "max_length": args.max_length,
-        "height": args.height,
-        "effects": _effect_settings(args.effects),
-    }
-
-
-def _effect_settings(path: Path | None):
-    """The effect settings of a YAML file (its top level, or its ``effects`` mapping); defaults without one."""
-    from thaiocr.config import read_yaml_mapping
-    from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
-
-    if path is None:
-        return DEFAULT_EFFECTS
-    data = read_yaml_mapping(path)
-    return EffectSettings.from_dict(data.get("effects", data), where=f"{path}: effects")
-
-
-def _val_fonts(value: str) -> int | list[str]:
-    return int(value) if value.strip().isdigit() else [name.strip() for name in value.split(",") if name.strip()]
-
-
-def _list_fonts(args: argparse.Namespace) -> int:
-    from thaiocr.charset import builtin_dict_chars, load_charset
-    from thaiocr.fonts import discover_fonts, font_coverage
-    from thaiocr.synth import fonts_by_split
-
-    fonts = discover_fonts(args.fonts)
-    by_split, _ = fonts_by_split(fonts, _val_fonts(args.val_fonts))
-    held_out = {font.name for font in by_split["val"]}
-    chars = list(load_charset(args.dict).chars) if args.dict else builtin_dict_chars("thai_full")
-    rows = [font_coverage(font, chars) for font in fonts]
-    if args.json:
-        print(json.dumps([{**r.to_dict(), "split": "val" if r.name in held_out else "train"} for r in rows],
-                         ensure_ascii=False, indent=2))
-        return 0
-    print(f"{'font':<44} {'split':<5} {'Thai':>6} {'ASCII':>6} {'dict':>9}  missing / note")
-    for r in rows:
-        split = "val" if r.name in held_out else "train"
-        missing = (r.missing[:24] + "…") if len(r.missing) > 25 else r.missing
-        print(f"{r.name:<44} {split:<5} {r.thai:>3}/87 {r.ascii:>3}/94 {r.dict_covered:>4}/{r.dict_size:<4}  "
-              f"{missing} {r.note}".rstrip())
-    print(f"{len(rows)} fonts in {len({f.family for f in fonts})} families; a font never renders a text it lacks")
-    return 0
-
-
-def cmd_data_check(args: argparse.Namespace) -> int:
-    from thaiocr.data import check_data
-
-    reports = check_data(_load_config(args), check_images=args.images)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
-    else:
-        for report in reports:
-            print(report.summary())
-    ready = all(r.ok for r in reports)
-    problems = sum(len(r.problems) for r in reports)
-    print("✅ data and config are ready" if ready else f"❌ not ready: {problems} problems", file=sys.stderr)
-    return 0 if ready else 1
-
-
-def cmd_data_stats(args: argparse.Namespace) -> int:
-    from thaiocr.charset import load_charset
-    from thaiocr.datatools import dataset_stats
-
-    if args.space and not args.dict:
-        raise ThaiOCRError("--space adds the space to a dict: give --dict too")
-    stats = dataset_stats(args.labels, load_charset(args.dict, args.space) if args.dict else None, not args.quiet)
-    print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=2) if args.json else stats.summary())
-    return 0
-
-
-def cmd_data_split(args: argparse.Namespace) -> int:
-    from thaiocr.datatools import split_labels
-
-    print(split_labels(args.labels, args.val_fraction, args.seed, args.out_dir, force=args.force,
-                       skip_bad=args.skip_bad, progress=not args.quiet).summary())
-    return 0
-
-
-def cmd_data_merge(args: argparse.Namespace) -> int:
-    from thaiocr.datatools import merge_datasets
-
-    print(merge_datasets(args.inputs, args.out, name=args.name, place=args.place, force=args.force,
-                         skip_bad=args.skip_bad, progress=not args.quiet).summary())
-    return 0
-
-
-def cmd_data_convert(args: argparse.Namespace) -> int:
-    from thaiocr.datatools import convert_dataset
-
-    print(convert_dataset(args.src, args.format, args.out, name=args.name, images=args.images, place=args.place,
-                          force=args.force, skip_bad=args.skip_bad, progress=not args.quiet).summary())
-    return 0
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from thaiocr.train import train
-
-    config = _load_config(args)
-    if args.pretrained:
-        config = _with_pretrained(config, args.pretrained)
-    result = train(config, resume=not args.no_resume, progress=not args.quiet)
-    if result.onnx_path is None:
-        return 0  # a DDP rank other than 0: rank 0 reports the run
-    best = f"best {result.best} at step {result.best_step}" if result.best else "no validation split"
-    print(f"Finished {result.steps} steps in {result.seconds:.0f} s; {best}")
-    print(f"Inference model: {result.onnx_path}")
-    return 0
-
-
-def _with_pretrained(config: Config, path: Path) -> Config:
-    """``--pretrained`` sets ``Global.pretrained_model`` (relative to the current folder, as ``-o`` paths are);
-    ``shipped`` names the folder of the shipped model, whose weights are there as ``model.pt``."""
-    import dataclasses
-
-    if str(path) == "shipped":
-        from thaiocr.predict import shipped_model_path
-
-        path = shipped_model_path().parent
-    return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=path.absolute()))
-
-
-def cmd_det_train(args: argparse.Namespace) -> int:
-    from thaiocr.detconfig import load_det_config
-    from thaiocr.dettrain import train_detector
-
-    result = train_detector(load_det_config(args.config, args.override), resume=not args.no_resume,
-                            progress=not args.quiet)
-    best = (f"best H-mean {result.best['hmean']:.3f} (precision {result.best['precision']:.3f}, recall "
-            f"{result.best['recall']:.3f}) at step {result.best_step}" if result.best else "no held-out pages")
-    print(f"Finished {result.steps} steps in {result.seconds:.0f} s; {best}")
-    print(f"Detector: {result.onnx_path} (thaiocr ocr PAGE --detector {result.onnx_path})")
-    return 0
-
-
-def cmd_det_export(args: argparse.Namespace) -> int:
-    from thaiocr.detconfig import load_det_config
-    from thaiocr.dettrain import export_det_checkpoint
-
-    path, parity = export_det_checkpoint(load_det_config(args.config, args.override), args.checkpoint, args.out)
-    print(f"Exported {path} (+ config.yml); max |ONNX - PyTorch| = {parity:.2e}")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from thaiocr.evaluate import evaluate_label_file
-    from thaiocr.predict import Recognizer
-
-    recognizer = Recognizer(args.model)
-    metrics, lines = evaluate_label_file(recognizer, args.labels, batch_size=args.batch_size)
-    if args.report:
-        from thaiocr.report import write_report
-
-        print(f"Wrote {write_report(args.report, lines, recognizer.source, args.labels)}", file=sys.stderr)
-    print(json.dumps(metrics.to_dict(), indent=2) if args.json else metrics)
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from thaiocr.export import export_checkpoint
-
-    out = args.out or args.checkpoint.parent / "best_model"
-    path, parity = export_checkpoint(args.checkpoint, out)
-    print(f"Exported {path} (+ dict.txt, config.yml); max |ONNX - PyTorch| = {parity:.2e}")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from thaiocr.predict import Recognizer, predict_label_file
-
-    recognizer = Recognizer(args.model)
-    if args.labels:
-        if not args.out:
-            raise ThaiOCRError("--labels needs --out P.tsv for the predictions")
-        count = predict_label_file(recognizer, args.labels, args.out, batch_size=args.batch_size)
-        print(f"Wrote {count} predictions to {args.out}")
-        return 0
-    if not args.images:
-        raise ThaiOCRError("give one or more IMAGE paths, or --labels L --out P.tsv")
-    for image, pred in zip(args.images, recognizer(args.images, batch_size=args.batch_size), strict=True):
-        print(f"{image}\t{pred.text}\t{pred.confidence:.3f}")
-    return 0
-
-
-def _synth_pages(args: argparse.Namespace) -> int:
-    from thaiocr.fonts import discover_fonts
-    from thaiocr.synthpages import LABEL_FILE, generate_pages
-
-    if args.pages_out is None:
-        raise ThaiOCRError("synth pages needs an output folder: thaiocr synth pages OUT --count N")
-    manifest = generate_pages(args.pages_out, args.count, seed=args.seed, fonts=discover_fonts(args.fonts),
-                              font_split=args.font_split, val_fonts=_val_fonts(args.val_fonts),
-                              content=args.content, progress=not args.quiet)
-    print(f"Wrote {manifest['count']} pages and their line boxes ({LABEL_FILE}) to {args.pages_out}")
-    return 0
-
-
-def cmd_ocr(args: argparse.Namespace) -> int:
-    from thaiocr.page import PageReader, image_format_for, write_drawing
-    from thaiocr.preprocess import open_image
-
-    if args.draw:
-        image_format_for(args.draw)  # a bad --draw name fails before the page is read
-    image = open_image(args.image)
-    result = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)(image)
-    if args.draw:
-        write_drawing(args.draw, image, result)
-    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else result.text)
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from thaiocr.demo import run_demo
-
-    run_demo(data_dir=args.data, run_dir=args.out, config_path=args.config, progress=not args.quiet)
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from thaiocr.server import Limits, serve
-
-    limits = Limits(max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
-                    max_images=args.max_images)
-    serve(args.model, host=args.host, port=args.port, limits=limits, max_batch=args.max_batch,
-          batch_wait_ms=args.batch_wait_ms, threads=args.threads, detector=args.detector)
-    return 0
-
-
-# --- cloud (Amazon SageMaker; see docs/cloud.md) --------------------------------------------------
-
-
-def _aws(args: argparse.Namespace):
-    from thaiocr.cloud.aws import Aws
-
-    return Aws.connect(args.region)
-
-
-def cmd_cloud_check(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.check import run_checks
-
-    checks = run_checks(_aws(args), args.config, args.override, args.s3, args.role)
-    print("\n".join(check.line() for check in checks))
-    return 0 if all(check.ok for check in checks) else 1
-
-
-def cmd_cloud_upload(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.s3sync import sync_upload
-
-    result = sync_upload(args.dataset, args.destination, args.exclude, region=args.region, workers=args.workers,
-                         progress=not args.quiet)
-    print(result.summary())
-    return 0
-
-
-def cmd_cloud_train(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.aws import Aws, resolve_region
-    from thaiocr.cloud.jobs import JobOptions, plan_job, submit_job
-
-    options = JobOptions(args.instance_type, args.max_runtime, args.instance_count, args.spot, args.max_wait,
-                         args.image, tuple(args.tag), args.output, args.job_name)
-    plan = plan_job(args.config, args.override, args.s3, args.role, options, resolve_region(args.region))
-    if args.dry_run:
-        print(json.dumps(plan.request, indent=2, ensure_ascii=False))
-        return 0
-    aws = Aws(plan.region)
-    print(plan.banner())
-    print(f"✅ Training job created: {submit_job(plan, aws)}")
-    if args.no_wait:
-        print(f"Watch it: thaiocr cloud status {plan.name} --watch")
-        return 0
-    return _watch(aws, plan.name, args.poll)
-
-
-def _watch(aws, name: str, poll: float) -> int:
-    from thaiocr.cloud.monitor import watch
-
-    return watch(aws.client("sagemaker"), name, aws.region, poll=poll).exit_code
-
-
-def cmd_cloud_status(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.monitor import describe_job, summary, utc_now
-
-    aws = _aws(args)
-    if args.watch:
-        return _watch(aws, args.job, args.poll)
-    print(summary(describe_job(aws.client("sagemaker"), args.job), aws.region, utc_now()))
-    return 0
-
-
-def cmd_cloud_stop(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.monitor import stop_job
-
-    print(stop_job(_aws(args).client("sagemaker"), args.job))
-    return 0
-
-
-def cmd_cloud_logs(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.logs import print_logs
-
-    print_logs(_aws(args), args.job, follow=args.follow, poll=args.poll)
-    return 0
-
-
-def cmd_cloud_download(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.artifacts import describe_run_folder, download_model
-
-    folder = download_model(_aws(args), args.job, args.dest, force=args.force, progress=not args.quiet)
-    print(describe_run_folder(folder))
-    return 0
-
-
-def cmd_cloud_estimate(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.costs import price_region
-    from thaiocr.cloud.estimate import DEFAULT_INSTANCES, estimate
-
-    result = estimate(_load_config(args), args.instance_type or DEFAULT_INSTANCES, price_region(args.region),
-                      samples=args.samples, steps=args.steps)
-    print(result.table())
-    return 0
-
-
-def cmd_cloud_entry(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.container import main as run_container
-
-    return run_container(progress=not args.quiet)
 
 
 # --- parser -------------------------------------------------------------------------------------

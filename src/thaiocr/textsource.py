@@ -4,13 +4,12 @@ A source is built by name from ``TEXT_SOURCES`` (``words``, ``phrases``, ``wiki`
 ``numbers``, ``mixed``, ``corpus``, ``coverage``) into a ``TextSource``, which normalises every text
 and redraws it until it fits the length limit and the alphabet. Every sampler draws only from the
 ``rng`` it is given (and the coverage source also from the sample's index), so a sample is a pure
-function of its seed. The number formats below are the foundation's digit lines (phone numbers,
-dates, amounts, IDs, times) in Thai or Arabic digits.
+function of its seed. The ``numbers`` source draws the digit lines of :mod:`thaiocr.numberlines`
+(phone numbers, dates, amounts, IDs, times) in Thai or Arabic digits.
 """
 
 from __future__ import annotations
 
-import calendar
 import functools
 import inspect
 import math
@@ -19,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from thaiocr.charset import ARABIC_DIGITS, THAI_DIGITS, Charset, is_combining, normalize_text
+from thaiocr.charset import Charset, is_combining, normalize_text
 from thaiocr.corpora import (
     ENGLISH_WORDS_FILE,
     FOLLOWING_SIGNS,
@@ -33,130 +32,7 @@ from thaiocr.corpora import (
     read_corpus_file,
 )
 from thaiocr.errors import ThaiOCRError, did_you_mean
-
-# --- number lines ------------------------------------------------------------------------------
-
-_TO_THAI_DIGITS = str.maketrans(ARABIC_DIGITS, THAI_DIGITS)
-
-
-def _digit_run(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(ARABIC_DIGITS) for _ in range(length))
-
-
-def _grouped(digits: str, sizes: Sequence[int], separator: str) -> str:
-    groups, start = [], 0
-    for size in sizes:
-        groups.append(digits[start : start + size])
-        start += size
-    return separator.join(groups)
-
-
-def _single_digit(rng: random.Random) -> str:
-    return rng.choice(ARABIC_DIGITS)
-
-
-GROUPED_DIGITS_PROBABILITY = 0.3
-
-
-def _plain_digits(rng: random.Random) -> str:
-    """A run of 1-17 digits, or (as account and card numbers are written) 2-4 groups split by spaces.
-
-    Spaces between digits are the demo model's commonest miss on unseen fonts, so they are not
-    left to phone numbers alone.
-    """
-    if rng.random() >= GROUPED_DIGITS_PROBABILITY:
-        return _digit_run(rng, rng.randint(1, 17))
-    sizes = [rng.randint(1, 4) for _ in range(rng.randint(2, 4))]
-    return _grouped(_digit_run(rng, sum(sizes)), sizes, " ")
-
-
-def _phone_number(rng: random.Random) -> str:
-    """Mobile 081-234-5678, Bangkok 02 123 4567 or provincial 053-123-456, with - or space or none."""
-    style = rng.random()
-    if style < 0.6:
-        digits, sizes = "0" + rng.choice("689") + _digit_run(rng, 8), (3, 3, 4)
-    elif style < 0.8:
-        digits, sizes = "02" + _digit_run(rng, 7), (2, 3, 4)
-    else:
-        digits, sizes = "0" + rng.choice("34567") + _digit_run(rng, 7), (3, 3, 3)
-    return _grouped(digits, sizes, rng.choice(("-", " ", "")))
-
-
-def _date(rng: random.Random) -> str:
-    """25/12/2567 (Buddhist era), 31.1.24, or ISO 2024-01-31."""
-    year = rng.randint(2480, 2590) if rng.random() < 0.5 else rng.randint(1940, 2040)
-    month = rng.randint(1, 12)
-    day = rng.randint(1, calendar.monthrange(year, month)[1])
-    if rng.random() < 0.2:
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    padded = rng.random() < 0.6
-    day_month = (f"{day:02d}", f"{month:02d}") if padded else (str(day), str(month))
-    year_text = str(year) if rng.random() < 0.8 else f"{year % 100:02d}"
-    return rng.choice("/-.").join((*day_month, year_text))
-
-
-def _amount(rng: random.Random) -> str:
-    """1,234.50: log-uniform up to 10^8, usually with thousands separators, often with satang."""
-    whole = int(10 ** rng.uniform(0, 8))
-    text = f"{whole:,}" if rng.random() < 0.8 else str(whole)
-    if rng.random() < 0.6:
-        text += f".{rng.randint(0, 99):02d}"
-    return text
-
-
-def thai_id_check_digit(first12: str) -> str:
-    """The 13th digit of a Thai national ID: ``(11 - sum(d_i * (13 - i)) mod 11) mod 10``."""
-    total = sum(int(d) * (13 - i) for i, d in enumerate(first12))
-    return str((11 - total % 11) % 10)
-
-
-def _national_id(rng: random.Random) -> str:
-    """1-2345-67890-12-3 or 1 2345 67890 12 3: 13 digits with a valid check digit, 17 characters."""
-    first12 = str(rng.randint(1, 8)) + _digit_run(rng, 11)
-    separator = "-" if rng.random() < 0.7 else " "
-    return _grouped(first12 + thai_id_check_digit(first12), (1, 4, 5, 2, 1), separator)
-
-
-def _time_of_day(rng: random.Random) -> str:
-    """14:30, 09:05:12, or the Thai habit 14.30."""
-    separator = ":" if rng.random() < 0.8 else "."
-    parts = [rng.randint(0, 23), rng.randint(0, 59)]
-    if rng.random() < 0.3:
-        parts.append(rng.randint(0, 59))
-    return separator.join(f"{p:02d}" for p in parts)
-
-
-# kind -> (formatter writing Arabic digits, relative frequency); single digits are the guide's data.
-_SAMPLERS: dict[str, tuple[Callable[[random.Random], str], int]] = {
-    "single": (_single_digit, 1),
-    "digits": (_plain_digits, 4),
-    "phone": (_phone_number, 3),
-    "date": (_date, 3),
-    "amount": (_amount, 3),
-    "national_id": (_national_id, 2),
-    "time": (_time_of_day, 2),
-}
-SAMPLE_KINDS: tuple[str, ...] = tuple(_SAMPLERS)
-_KIND_WEIGHTS = [weight for _, weight in _SAMPLERS.values()]
-THAI_DIGIT_PROBABILITY = 0.5
-
-
-def choose_kind(rng: random.Random) -> str:
-    return rng.choices(SAMPLE_KINDS, weights=_KIND_WEIGHTS)[0]
-
-
-def sample_kind_text(kind: str, rng: random.Random) -> str:
-    """A number line of one kind, in Thai digits (about half the time) or Arabic digits."""
-    if kind not in _SAMPLERS:
-        raise ThaiOCRError(f"unknown sample kind {kind!r}; choose one of {list(SAMPLE_KINDS)}")
-    text = _SAMPLERS[kind][0](rng)
-    return text.translate(_TO_THAI_DIGITS) if rng.random() < THAI_DIGIT_PROBABILITY else text
-
-
-def sample_number_text(rng: random.Random) -> str:
-    """A number line of a random kind; only characters of the built-in ``digits`` dict."""
-    return sample_kind_text(choose_kind(rng), rng)
-
+from thaiocr.numberlines import SAMPLE_KINDS, amount_text, sample_kind_text, sample_number_text
 
 # --- sources ------------------------------------------------------------------------------------
 
@@ -249,7 +125,7 @@ def _names_source(ctx: SourceContext, title_probability: float = 0.5) -> Generat
 
 
 def _numbers_source(ctx: SourceContext, kinds: Sequence[str] | None = None) -> Generator:
-    """The number lines above: every kind with its usual frequency, or the given kinds uniformly."""
+    """The number lines of ``numberlines``: every kind with its usual frequency, or the given kinds uniformly."""
     if kinds is None:
         return lambda rng, _index: sample_number_text(rng)
     chosen = [kinds] if isinstance(kinds, str) else list(kinds)
@@ -293,7 +169,7 @@ def _mixed_token(rng: random.Random, thai: Sequence[str], english: Sequence[str]
     elif roll < 0.8:
         token = rng.choice((str.lower, str.lower, str.capitalize, str.upper))(rng.choice(english))
     else:
-        token = _amount(rng) + ("%" if rng.random() < 0.3 else "")
+        token = amount_text(rng) + ("%" if rng.random() < 0.3 else "")
     if rng.random() < 0.35:
         before, after = rng.choice(_WRAPPINGS)
         token = before + token + after
