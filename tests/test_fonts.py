@@ -33,6 +33,8 @@ def test_font_wheels_are_found_beside_the_system_fonts(fonts):
 
 def test_web_font_families_fetched_at_set_up_give_thai_only_lines(fonts):
     """`make setup` puts the Thai subsets of 17 @fontsource families in the virtualenv."""
+    if not fonts_module.ENVIRONMENT_FONT_DIR.is_dir() and shutil.which("npm") is None:
+        pytest.skip("npm is missing, so make setup could not fetch the web fonts")
     web = [font for font in fonts if font.path.is_relative_to(fonts_module.ENVIRONMENT_FONT_DIR)]
     assert {"Mitr", "Trirong", "IbmPlexSansThai", "IbmPlexSansThaiLooped", "BaiJamjuree"} <= {f.family for f in web}
     assert all(font_covers(font, "ผู้ใหญ่ ๑๒๓") and not font_covers(font, "ผู้ใหญ่ 123") for font in web)
