@@ -2,8 +2,9 @@
 
     python bench/recognize_speed.py [--model M] [--lines 1024] [--batch-size 32] [--threads 2]
 
-Reads the held-out `clean` set of bench/heldout.py (built there once, 48 px high, Thai names) with the
-shipped model unless --model names another. Prints two figures, the median of --rounds rounds:
+Reads lines built as bench/heldout.py's `clean` set (48 px high, Thai names, held-out fonts, no
+effects; kept in DATA/speed so the benchmark's own sets stay as they are) with the shipped model
+unless --model names another. Prints two figures, the median of --rounds rounds:
 - `end to end`: image files in, text out (decode, resize, batch, ONNX Runtime, CTC decoding);
 - `model only`: the same batches, already preprocessed, through ONNX Runtime and the decoder.
 """
@@ -32,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recognizer = Recognizer(args.model, num_threads=args.threads)
-    paths, _ = build_set(args.data / "clean", args.lines, SETS["clean"])
+    paths, _ = build_set(args.data / "speed", args.lines, SETS["clean"])
     images = [Image.open(path).convert("RGB") for path in paths]
     batches = _preprocessed_batches(recognizer, images, args.batch_size)
     recognizer(images[: args.batch_size])  # warm-up: ONNX Runtime plans its kernels on the first runs

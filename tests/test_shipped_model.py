@@ -1,0 +1,69 @@
+"""The general printed-Thai model shipped in the package: present, small, and used by default."""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import font_named
+from thaiocr.charset import Charset
+from thaiocr.config import load_config
+from thaiocr.evaluate import compute_metrics
+from thaiocr.finetune import load_pretrained
+from thaiocr.model import build_model
+from thaiocr.predict import Recognizer, shipped_model_path
+
+RECIPE = Path(__file__).parents[1] / "configs" / "rec" / "thai_general.yml"
+PLAIN_LINES = ("ภาษาไทย", "ผู้ใหญ่บ้าน", "ราคา ๑๒๐ บาท")
+SIZE_LIMIT = 10 * 2**20  # the issue's limit for what the package carries
+
+
+def plain_line(text: str, font_path: Path) -> Image.Image:
+    """Black text on white, 40 px, with a little margin: the easiest kind of crop."""
+    face = ImageFont.truetype(str(font_path), 40, layout_engine=ImageFont.Layout.RAQM)
+    left, top, right, bottom = face.getbbox(text)
+    image = Image.new("RGB", (right - left + 24, bottom - top + 16), "white")
+    ImageDraw.Draw(image).text((12 - left, 8 - top), text, font=face, fill="black")
+    return image
+
+
+def test_the_shipped_folder_holds_a_small_self_describing_model():
+    folder = shipped_model_path().parent
+    names = {path.name for path in folder.iterdir()}
+    assert {"inference.onnx", "dict.txt", "config.yml", "model.pt", "MODEL_CARD.md"} <= names
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= SIZE_LIMIT
+    recognizer = Recognizer()
+    assert recognizer.charset.chars == Charset.builtin("thai_full").chars
+    assert Path(recognizer.source) == shipped_model_path()
+
+
+def test_recognizer_without_a_model_reads_plain_thai_lines(fonts):
+    """A weak first model (see its MODEL_CARD.md): most characters right, not every line."""
+    font = font_named(fonts, "Sarabun-Regular")
+    predictions = Recognizer()([plain_line(text, font.path) for text in PLAIN_LINES])
+    assert predictions[0].text == PLAIN_LINES[0]
+    assert compute_metrics([p.text for p in predictions], list(PLAIN_LINES)).cer <= 0.1
+    assert all(0 < p.confidence <= 1 for p in predictions)
+
+
+def test_cli_predict_without_model_uses_the_shipped_one(run_cli, fonts, tmp_path):
+    image = tmp_path / "line.png"
+    plain_line(PLAIN_LINES[0], font_named(fonts, "Sarabun-Regular").path).save(image)
+    code, out, _ = run_cli("predict", image)
+    assert code == 0 and out.split("\t")[:2] == [str(image), PLAIN_LINES[0]]
+
+
+def test_the_shipped_weights_load_into_the_general_recipe_for_fine_tuning():
+    config = load_config(RECIPE, [])
+    charset = Charset.builtin("thai_full")
+    model = build_model(config.Architecture, charset.num_classes)
+    report = load_pretrained(model, charset, shipped_model_path().parent)
+    assert report.copied == report.total and len(report.kept) == len(charset) and not report.new and not report.dropped
+
+
+def test_a_missing_shipped_model_is_a_clear_error(monkeypatch, tmp_path):
+    from thaiocr import predict
+
+    monkeypatch.setattr(predict, "SHIPPED_MODEL", "not_there")
+    with pytest.raises(predict.ThaiOCRError, match="no shipped model; name one with --model"):
+        Recognizer()
