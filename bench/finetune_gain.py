@@ -17,20 +17,22 @@ import dataclasses
 from pathlib import Path
 
 from thaiocr.config import Config, load_config
+from thaiocr.predict import pretrained_folder
 from thaiocr.train import TrainResult, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", type=Path, required=True)
-    parser.add_argument("--pretrained", type=Path, required=True, help="a .pt checkpoint or a folder holding one")
+    parser.add_argument("--pretrained", type=Path, required=True,
+                        help="a .pt checkpoint, a folder holding one, or 'shipped' (the shipped model)")
     parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", type=Path, default=Path("bench_runs/finetune_gain"))
     args = parser.parse_args()
 
     config = load_config(args.config, args.override)
     scratch = _train(config, args.out / "scratch", None)
-    pretrained = _train(config, args.out / "pretrained", args.pretrained.absolute())
+    pretrained = _train(config, args.out / "pretrained", pretrained_folder(args.pretrained))
     _print_table(scratch, pretrained)
 
 

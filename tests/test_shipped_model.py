@@ -11,7 +11,7 @@ from thaiocr.config import load_config
 from thaiocr.evaluate import compute_metrics
 from thaiocr.finetune import load_pretrained
 from thaiocr.model import build_model
-from thaiocr.predict import Recognizer, shipped_model_path
+from thaiocr.predict import Recognizer, pretrained_folder, shipped_model_path
 
 RECIPE = Path(__file__).parents[1] / "configs" / "rec" / "thai_general.yml"
 PLAIN_LINES = ("ภาษาไทย", "ผู้ใหญ่บ้าน", "ราคา ๑๒๐ บาท")
@@ -53,11 +53,11 @@ def test_cli_predict_without_model_uses_the_shipped_one(run_cli, fonts, tmp_path
     assert code == 0 and out.split("\t")[:2] == [str(image), PLAIN_LINES[0]]
 
 
-def test_the_shipped_weights_load_into_the_general_recipe_for_fine_tuning():
+def test_pretrained_shipped_loads_into_the_general_recipe_for_fine_tuning():
     config = load_config(RECIPE, [])
     charset = Charset.builtin("thai_full")
     model = build_model(config.Architecture, charset.num_classes)
-    report = load_pretrained(model, charset, shipped_model_path().parent)
+    report = load_pretrained(model, charset, pretrained_folder("shipped"))
     assert report.copied == report.total and len(report.kept) == len(charset) and not report.new and not report.dropped
 
 

@@ -171,15 +171,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _with_pretrained(config: Config, path: Path) -> Config:
-    """``--pretrained`` sets ``Global.pretrained_model`` (relative to the current folder, as ``-o`` paths are);
-    ``shipped`` names the folder of the shipped model, whose weights are there as ``model.pt``."""
+    """``--pretrained`` sets ``Global.pretrained_model`` (see :func:`~thaiocr.predict.pretrained_folder`)."""
     import dataclasses
 
-    if str(path) == "shipped":
-        from thaiocr.predict import shipped_model_path
+    from thaiocr.predict import pretrained_folder
 
-        path = shipped_model_path().parent
-    return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=path.absolute()))
+    pretrained = pretrained_folder(path)
+    return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=pretrained))
 
 
 def cmd_det_train(args: argparse.Namespace) -> int:

@@ -112,6 +112,12 @@ class Recognizer:
             raise ThaiOCRError(f"{self.source}: {exc}") from None
 
 
+def pretrained_folder(name: str | Path) -> Path:
+    """What ``--pretrained`` names, as an absolute path: ``shipped`` is the shipped model's folder
+    (its weights are there as ``model.pt``); anything else a path from the current folder."""
+    return shipped_model_path().parent if str(name) == "shipped" else Path(name).absolute()
+
+
 def shipped_model_path() -> Path:
     """The general printed-Thai model inside the package (see its MODEL_CARD.md)."""
     path = Path(str(resources.files("thaiocr") / "resources" / "models" / SHIPPED_MODEL / ONNX_NAME))
