@@ -25,7 +25,7 @@ fonts:
 
 # More Thai type designs (17 OFL families from the npm registry) into the virtualenv, once.
 web-fonts: $(STAMP)
-	@bash scripts/fetch-web-fonts.sh $(VENV)/share/fonts/thaiocr
+	@bash scripts/fetch-web-fonts.sh $(VENV)/share/fonts/thaiocr $(BIN)/python
 
 demo: setup
 	$(BIN)/thaiocr demo

@@ -17,7 +17,7 @@ import dataclasses
 from pathlib import Path
 
 from thaiocr.config import Config, load_config
-from thaiocr.predict import pretrained_folder
+from thaiocr.shipped import pretrained_folder
 from thaiocr.train import TrainResult, train
 
 

@@ -1,8 +1,10 @@
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from fontTools import subset
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
@@ -10,7 +12,7 @@ from conftest import font_named
 from thaiocr import fonts as fonts_module
 from thaiocr.charset import THAI_DIGITS
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fonts import FontInfo, discover_fonts, font_covers
+from thaiocr.fonts import FontInfo, discover_fonts, font_covers, fonts_fingerprint, read_font
 
 # --- fonts --------------------------------------------------------------------------------------
 
@@ -31,13 +33,53 @@ def test_font_wheels_are_found_beside_the_system_fonts(fonts):
     assert any(font.path.is_relative_to(folders[0]) for font in fonts)
 
 
-def test_web_font_families_fetched_at_set_up_give_thai_only_lines(fonts):
-    """`make setup` puts the Thai subsets of 17 @fontsource families in the virtualenv."""
+def test_web_font_families_fetched_at_set_up_render_thai_digits_and_english(fonts):
+    """`make setup` joins the Thai and Latin subsets of 17 @fontsource families into the virtualenv."""
     if not fonts_module.ENVIRONMENT_FONT_DIR.is_dir() and shutil.which("npm") is None:
         pytest.skip("npm is missing, so make setup could not fetch the web fonts")
     web = [font for font in fonts if font.path.is_relative_to(fonts_module.ENVIRONMENT_FONT_DIR)]
     assert {"Mitr", "Trirong", "IbmPlexSansThai", "IbmPlexSansThaiLooped", "BaiJamjuree"} <= {f.family for f in web}
-    assert all(font_covers(font, "ผู้ใหญ่ ๑๒๓") and not font_covers(font, "ผู้ใหญ่ 123") for font in web)
+    assert all(font_covers(font, "ผู้ใหญ่ ๑๒๓ 123 Hello, world!") for font in web)
+
+
+def test_joining_script_subsets_keeps_each_scripts_shapes(fonts, tmp_path):
+    """scripts/merge_web_fonts.py on Thai and Latin subsets cut from Garuda, named as @fontsource names them."""
+    files = tmp_path / "work" / "garuda" / "package" / "files"
+    files.mkdir(parents=True)
+    garuda = font_named(fonts, "Garuda")
+    thai_text, latin_text = "ผู้ใหญ่ที่นี่ ๑๒", "Hello 9,123"
+    _subset(garuda.path, files / "garuda-thai-400-normal.woff", thai_text)
+    _subset(garuda.path, files / "garuda-latin-400-normal.woff", latin_text)
+    merge_script = _load_script("merge_web_fonts")
+    [(thai, out)] = merge_script.face_jobs(tmp_path / "work", tmp_path / "dest")
+    assert out == tmp_path / "dest" / "garuda" / "Garuda-400.woff"
+    out.parent.mkdir(parents=True)
+    assert merge_script.merge_face(thai, out) is None
+    joined = read_font(out)
+    assert font_covers(joined, thai_text + latin_text)
+    for text, script in ((thai_text, "thai"), (latin_text, "latin")):
+        alone = read_font(files / f"garuda-{script}-400-normal.woff")
+        assert ink_image(text, joined).tobytes() == ink_image(text, alone).tobytes()
+
+
+def _subset(source: Path, out: Path, text: str) -> None:
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.hinting = False  # as @fontsource ships them
+    font = TTFont(source)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    font.flavor = "woff"
+    font.save(out)
+
+
+def _load_script(name: str):
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_a_woff_font_is_read_like_its_truetype_original(fonts, tmp_path):
@@ -166,3 +208,10 @@ def test_an_unwritable_cache_only_costs_speed(fonts, monkeypatch, tmp_path):
     blocker.write_text("")
     monkeypatch.setattr(fonts_module, "FONT_CACHE", blocker / "font-cmaps.json")  # a folder that cannot exist
     assert discover_fonts() == fonts
+
+
+def test_the_fonts_fingerprint_follows_character_maps_not_order(fonts):
+    garuda = font_named(fonts, "Garuda")
+    grown = FontInfo(path=garuda.path, name=garuda.name, chars=garuda.chars | {"\u20bf"})
+    assert fonts_fingerprint(fonts) == fonts_fingerprint(reversed(fonts))
+    assert fonts_fingerprint(fonts) != fonts_fingerprint([grown if f is garuda else f for f in fonts])

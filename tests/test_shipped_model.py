@@ -11,7 +11,8 @@ from thaiocr.config import load_config
 from thaiocr.evaluate import compute_metrics
 from thaiocr.finetune import load_pretrained
 from thaiocr.model import build_model
-from thaiocr.predict import Recognizer, pretrained_folder, shipped_model_path
+from thaiocr.predict import Recognizer, shipped_model_path
+from thaiocr.shipped import pretrained_folder
 
 RECIPE = Path(__file__).parents[1] / "configs" / "rec" / "thai_general.yml"
 PLAIN_LINES = ("ภาษาไทย", "ผู้ใหญ่บ้าน", "ราคา ๑๒๐ บาท")
@@ -61,9 +62,20 @@ def test_pretrained_shipped_loads_into_the_general_recipe_for_fine_tuning():
     assert report.copied == report.total and len(report.kept) == len(charset) and not report.new and not report.dropped
 
 
-def test_a_missing_shipped_model_is_a_clear_error(monkeypatch, tmp_path):
-    from thaiocr import predict
+def test_a_recipe_names_the_shipped_model_as_shipped_in_yaml_or_override(tmp_path):
+    recipe = tmp_path / "recipe.yml"
+    recipe.write_text("Global:\n  pretrained_model: shipped\n", encoding="utf-8")
+    assert load_config(recipe, []).Global.pretrained_model == shipped_model_path().parent
+    overridden = load_config(RECIPE, ["Global.pretrained_model=shipped"]).Global.pretrained_model
+    assert overridden == shipped_model_path().parent
+    a_file = load_config(recipe, ["Global.pretrained_model=shipped.pt"]).Global.pretrained_model
+    assert a_file == Path.cwd() / "shipped.pt"
 
-    monkeypatch.setattr(predict, "SHIPPED_MODEL", "not_there")
-    with pytest.raises(predict.ThaiOCRError, match="no shipped model; name one with --model"):
+
+def test_a_missing_shipped_model_is_a_clear_error(monkeypatch, tmp_path):
+    from thaiocr import shipped
+    from thaiocr.errors import ThaiOCRError
+
+    monkeypatch.setattr(shipped, "SHIPPED_MODEL", "not_there")
+    with pytest.raises(ThaiOCRError, match="no shipped model; name one with --model"):
         Recognizer()

@@ -171,10 +171,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _with_pretrained(config: Config, path: Path) -> Config:
-    """``--pretrained`` sets ``Global.pretrained_model`` (see :func:`~thaiocr.predict.pretrained_folder`)."""
+    """``--pretrained`` sets ``Global.pretrained_model`` (see :func:`~thaiocr.shipped.pretrained_folder`)."""
     import dataclasses
 
-    from thaiocr.predict import pretrained_folder
+    from thaiocr.shipped import pretrained_folder
 
     pretrained = pretrained_folder(path)
     return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=pretrained))

@@ -15,7 +15,7 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
-from thaiocr.fonts import discover_fonts
+from thaiocr.fonts import discover_fonts, fonts_fingerprint
 from thaiocr.predict import Recognizer
 from thaiocr.synth import SYNTH_VERSION, font_families_beside, generate_dataset
 from thaiocr.train import train
@@ -37,16 +37,16 @@ class DemoSummary:
 def ensure_dataset(data_dir: Path, progress: bool) -> bool:
     """Generate the demo's dataset unless the same one is there; True if generated.
 
-    "The same" means the same generator version, sizes, seed and installed fonts: installing a
-    font changes what synthesis renders.
+    "The same" means the same generator version, sizes, seed and installed fonts (names and
+    character maps): installing a font, or one gaining characters, changes what synthesis renders.
     """
     manifest = data_dir / "manifest.json"
     fonts = discover_fonts()
     if manifest.exists():
         saved = json.loads(manifest.read_text(encoding="utf-8"))
-        wanted = (SYNTH_VERSION, N_TRAIN, N_VAL, SEED)
-        same_fonts = sorted(saved.get("train_fonts", []) + saved.get("val_fonts", [])) == sorted(f.name for f in fonts)
-        if tuple(saved.get(key) for key in ("synth_version", "n_train", "n_val", "seed")) == wanted and same_fonts:
+        wanted = (SYNTH_VERSION, N_TRAIN, N_VAL, SEED, fonts_fingerprint(fonts))
+        keys = ("synth_version", "n_train", "n_val", "seed", "fonts_fingerprint")
+        if tuple(saved.get(key) for key in keys) == wanted:
             return False
     generate_dataset(data_dir, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, fonts=fonts, progress=progress)
     return True

@@ -6,6 +6,7 @@ known to place Thai marks wrongly are kept to text without marks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_text
 
 SYSTEM_FONT_DIR = Path("/usr/share/fonts")
-# Where `make setup` puts the Thai subsets of more open font families (scripts/fetch-web-fonts.sh).
+# Where `make setup` puts more open font families, Thai and Latin joined (scripts/fetch-web-fonts.sh).
 ENVIRONMENT_FONT_DIR = Path(sys.prefix) / "share" / "fonts" / "thaiocr"
 # Font families packaged as Python wheels (fontpkg-kanit, fontpkg-sarabun, ...) announce themselves
 # under this entry-point group; their files are in the package's files/ folder.
@@ -106,6 +107,15 @@ def package_font_dirs() -> tuple[Path, ...]:
         if folder.is_dir():
             folders.add(folder)
     return tuple(sorted(folders))
+
+
+def fonts_fingerprint(fonts: Iterable[FontInfo]) -> str:
+    """A short hash of the fonts' names and character maps: it changes when a font gains or loses
+    characters under the same name (set-up joining the Latin subset to a web font's Thai one)."""
+    digest = hashlib.sha256()
+    for font in sorted(fonts, key=lambda f: f.name):
+        digest.update(f"{font.name}\t{''.join(sorted(font.chars))}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
 
 
 def font_covers(font: FontInfo, text: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,12 +21,12 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_text
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
+from thaiocr.shipped import shipped_model_dir
 
 if TYPE_CHECKING:  # PyTorch is imported only to read a .pt checkpoint or an in-memory model
     from thaiocr.model import CRNN
 
 ONNX_NAME = "inference.onnx"
-SHIPPED_MODEL = "thai_general"  # src/thaiocr/resources/models/<this>/
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 # A batch ``[N, 3, H, W]`` float32 -> probabilities ``[N, T, C]``.
@@ -112,15 +111,9 @@ class Recognizer:
             raise ThaiOCRError(f"{self.source}: {exc}") from None
 
 
-def pretrained_folder(name: str | Path) -> Path:
-    """What ``--pretrained`` names, as an absolute path: ``shipped`` is the shipped model's folder
-    (its weights are there as ``model.pt``); anything else a path from the current folder."""
-    return shipped_model_path().parent if str(name) == "shipped" else Path(name).absolute()
-
-
 def shipped_model_path() -> Path:
     """The general printed-Thai model inside the package (see its MODEL_CARD.md)."""
-    path = Path(str(resources.files("thaiocr") / "resources" / "models" / SHIPPED_MODEL / ONNX_NAME))
+    path = shipped_model_dir() / ONNX_NAME
     if not path.is_file():
         raise ThaiOCRError(f"{path}: this installation has no shipped model; name one with --model")
     return path

@@ -41,7 +41,7 @@ from thaiocr.charset import Charset
 from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write, atomic_write_text
-from thaiocr.fonts import FontInfo, discover_fonts, family_of, font_covers
+from thaiocr.fonts import FontInfo, discover_fonts, family_of, font_covers, fonts_fingerprint
 from thaiocr.pngfile import encode_png
 from thaiocr.render import render_line
 from thaiocr.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
@@ -421,6 +421,7 @@ def _manifest(
         "n_val": counts["val"],
         "train_fonts": [font.name for font in split_fonts["train"]],
         "val_fonts": [font.name for font in split_fonts["val"]],
+        "fonts_fingerprint": fonts_fingerprint(split_fonts["train"] + split_fonts["val"]),
         "val_families": val_families,
         "source": source.spec,
         "charset": "".join(source.charset.chars) if source.charset else None,
