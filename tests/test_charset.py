@@ -126,6 +126,14 @@ def test_greedy_decode_collapses_repeats_and_drops_blanks():
     assert empty == ""
 
 
+def test_greedy_decode_reads_a_run_of_spaces_as_one_and_trims_the_ends():
+    charset = Charset.from_chars(["1", "2"], use_space_char=True)
+    space = charset.encode(" ")[0]
+    ids = [space, 0, 1, space, 0, space, 0, space, 2, 0, space]
+    [(text, _)] = charset.decode_greedy(_one_hot(ids, charset.num_classes)[None])
+    assert text == "1 2"
+
+
 def test_greedy_decode_rejects_an_output_that_does_not_match_the_dict():
     charset = Charset.from_chars(["1", "2"])
     with pytest.raises(CharsetError, match="model and dict do not match"):

@@ -62,6 +62,16 @@ def test_pretrained_shipped_loads_into_the_general_recipe_for_fine_tuning():
     assert report.copied == report.total and len(report.kept) == len(charset) and not report.new and not report.dropped
 
 
+def test_the_demo_recipe_starts_from_the_shipped_model_with_its_digit_rows():
+    config = load_config(RECIPE.with_name("numbers.yml"), [])
+    assert config.Global.pretrained_model == shipped_model_path().parent
+    charset = Charset.builtin("digits", use_space_char=True)
+    model = build_model(config.Architecture, charset.num_classes)
+    report = load_pretrained(model, charset, config.Global.pretrained_model)
+    assert report.remapped and not report.new and len(report.kept) == len(charset)
+    assert report.copied == report.total - len(report.remapped)
+
+
 def test_a_recipe_names_the_shipped_model_as_shipped_in_yaml_or_override(tmp_path):
     recipe = tmp_path / "recipe.yml"
     recipe.write_text("Global:\n  pretrained_model: shipped\n", encoding="utf-8")

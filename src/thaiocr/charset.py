@@ -8,6 +8,7 @@ PaddleOCR; class ``i`` (``i >= 1``) is ``chars[i - 1]``.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +27,7 @@ THAI_CODE_POINTS: tuple[str, ...] = tuple(
 THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
 ARABIC_DIGITS = "0123456789"
 DIGIT_PUNCTUATION = ",./-:"
+SPACE_RUN = re.compile(" {2,}")
 PRINTABLE_ASCII: tuple[str, ...] = tuple(chr(c) for c in range(0x20, 0x7F))
 
 SARA_AM = "\u0e33"
@@ -227,6 +229,8 @@ class Charset:
 
         Per line: the best class at each step, repeats collapsed, blanks dropped. The confidence is
         the mean probability of the kept steps (1.0 for an empty result, which nothing contradicts).
+        Spaces are tidied as a line's text has them: a run of them is one space (a wide gap can
+        give "space, blank, space"), and none starts or ends the line.
         """
         if probs.ndim != 3 or probs.shape[2] != self.num_classes:
             raise CharsetError(
@@ -239,7 +243,7 @@ class Charset:
         for ids, ps in zip(best, best_p, strict=True):
             keep = ids != 0
             keep[1:] &= ids[1:] != ids[:-1]
-            text = "".join(self.chars[i - 1] for i in ids[keep])
+            text = SPACE_RUN.sub(" ", "".join(self.chars[i - 1] for i in ids[keep])).strip(" ")
             conf = float(ps[keep].mean()) if keep.any() else 1.0
             results.append((text, conf))
         return results

@@ -52,7 +52,8 @@ from thaiocr.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
 # 4: texts from thaiocr.textsource (the meta files' kind column names the source part).
 # 5: backgrounds, decorations and the effects module; lines written `height` px high.
 # 6: faster generation (text rasterised once at sub-pixel positions, own PNG encoder): other bytes.
-SYNTH_VERSION = 6
+# 7: letter spacing at most half a word space (render.TRACKING_RANGE).
+SYNTH_VERSION = 7
 IMAGE_ROOT = "thai_data"
 SPLITS = ("train", "val")
 # Default held-out families, one per kind of letter shape: looped (Laksaman, the free clone of
