@@ -163,6 +163,11 @@ def test_recipes_a_job_cannot_run_are_refused(tiny_config, tmp_path, extra, mess
         plan(tiny_config, tmp_path, extra)
 
 
+def test_the_shipped_model_may_start_a_job_and_travels_by_name(tiny_config, tmp_path) -> None:
+    job = plan(tiny_config, tmp_path, ("Global.pretrained_model=shipped",))
+    assert "Global.pretrained_model=shipped" in decoded(job.request)["overrides"]
+
+
 def test_a_recipe_section_over_sagemakers_limit_is_named(tiny_config, tmp_path) -> None:
     long_dict = tmp_path / "long_dict.txt"
     long_dict.write_text("\n".join(chr(0x4E00 + i) for i in range(1500)), encoding="utf-8")

@@ -29,6 +29,7 @@ from thaiocr.cloud.costs import Instance, instance
 from thaiocr.cloud.s3sync import missing_keys
 from thaiocr.config import Config, load_config, read_yaml_mapping
 from thaiocr.errors import ThaiOCRError, did_you_mean
+from thaiocr.shipped import shipped_model_dir
 
 CHANNEL = "training"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
@@ -118,9 +119,11 @@ def check_cloud_ready(config: Config) -> None:
             raise ThaiOCRError(f"{where}: {split}.dataset is a SynthDataSet; a job trains on label files: write "
                                "the lines with `thaiocr synth`, upload the folder, and use SimpleDataSet")
     for key in ("pretrained_model", "checkpoints"):
-        if getattr(config.Global, key):
+        value = getattr(config.Global, key)
+        if value and value != shipped_model_dir():  # `shipped` travels inside the job's copy of the package
             raise ThaiOCRError(f"{where}: Global.{key} names a file on this machine, which a job cannot read; "
-                               "a job starts afresh or resumes from its own checkpoints")
+                               "a job starts afresh (or from `shipped`, the model in the package) or resumes "
+                               "from its own checkpoints")
 
 
 def data_layout(config: Config) -> tuple[Path, dict[str, dict]]:
