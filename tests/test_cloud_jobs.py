@@ -19,6 +19,7 @@ from thaiocr.cloud.costs import instance, parse_table
 from thaiocr.cloud.jobs import HYPERPARAMETER_LIMIT, JobOptions, data_layout, plan_job, prebuilt_image
 from thaiocr.config import load_config
 from thaiocr.errors import ThaiOCRError
+from thaiocr.shipped import shipped_model_dir
 
 DATA = "s3://thaiocr-data/datasets/numbers"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -156,6 +157,7 @@ def test_bad_job_options_are_refused_with_a_reason(tiny_config, tmp_path, kwargs
 @pytest.mark.parametrize(("extra", "message"), [
     (("Train.dataset.name=SynthDataSet",), "SynthDataSet"),
     (("Global.pretrained_model=/models/best_accuracy.pt",), "pretrained_model names a file on this machine"),
+    ((f"Global.checkpoints={shipped_model_dir()}",), "checkpoints names a file on this machine"),
     (("Global.character_dict_path=/nowhere/dict.txt",), "cannot read the dict"),
 ])
 def test_recipes_a_job_cannot_run_are_refused(tiny_config, tmp_path, extra, message) -> None:
