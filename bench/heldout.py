@@ -16,6 +16,7 @@ outputs are scored with the same Thai normalisation (thaiocr.evaluate).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import time
@@ -26,9 +27,10 @@ from pathlib import Path
 from thaiocr.charset import Charset
 from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.evaluate import Metrics, compute_metrics
+from thaiocr.fonts import discover_fonts
 from thaiocr.labels import read_lines, split_line
 from thaiocr.predict import Recognizer
-from thaiocr.synth import generate_dataset
+from thaiocr.synth import dataset_is_current, generate_dataset
 
 SOURCE = "names"
 SETS = {"clean": EffectSettings.disabled(), "degraded": DEFAULT_EFFECTS}
@@ -58,9 +60,12 @@ def main() -> None:
 
 
 def build_set(folder: Path, lines: int, effects: EffectSettings) -> tuple[list[Path], list[str]]:
-    """The set's images and labels, generated the first time (same seed: same lines in both sets)."""
+    """The set's images and labels, generated again when the generator, its settings or the fonts
+    change (same seed: same lines in both sets)."""
     labels = folder / "rec_gt_val.txt"
-    if not labels.exists() or len(read_lines(labels)) != lines:
+    # The manifest holds JSON: lists where the settings hold tuples.
+    settings = {"n_val": lines, "seed": SEED, "source": SOURCE, "effects": json.loads(json.dumps(effects.to_dict()))}
+    if not dataset_is_current(folder, discover_fonts(), **settings):
         generate_dataset(folder, n_train=0, n_val=lines, seed=SEED, source=SOURCE, progress=False,
                          charset=Charset.builtin("thai_full"), max_length=40, height=48, effects=effects)
     pairs = [split_line(text, "\t") for _, text in read_lines(labels)]

@@ -141,6 +141,19 @@ def test_rerun_into_the_same_folder_overwrites_and_drops_stale_images(fonts, tmp
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_a_dataset_is_current_only_for_its_version_settings_and_fonts(fonts, tmp_path, monkeypatch):
+    chosen = [f for f in fonts if f.family in ("Garuda", "Loma")]
+    assert not synth.dataset_is_current(tmp_path, chosen, seed=1)  # nothing written yet
+    generate_dataset(tmp_path, 2, 1, seed=1, val_fonts=["Loma"], workers=1, fonts=chosen, progress=False)
+    assert synth.dataset_is_current(tmp_path, chosen, seed=1, n_train=2, source="numbers")
+    assert not synth.dataset_is_current(tmp_path, chosen, seed=2)
+    assert not synth.dataset_is_current(tmp_path, chosen[:-1], seed=1)
+    grown = FontInfo(chosen[0].path, chosen[0].name, chosen[0].chars | {"\u2603"})
+    assert not synth.dataset_is_current(tmp_path, [grown, *chosen[1:]], seed=1)
+    monkeypatch.setattr(synth, "SYNTH_VERSION", synth.SYNTH_VERSION + 1)
+    assert not synth.dataset_is_current(tmp_path, chosen, seed=1)
+
+
 def test_a_mixed_source_keeps_to_the_dict_and_length_and_records_its_parts(fonts, tmp_path):
     charset = Charset.builtin("thai_full")
     manifest = generate_dataset(tmp_path, 24, 4, seed=3, workers=1, fonts=fonts, progress=False,

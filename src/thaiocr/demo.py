@@ -6,7 +6,6 @@ validation lines rendered in fonts training never saw, read a few images, and pr
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,9 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
-from thaiocr.fonts import discover_fonts, fonts_fingerprint
+from thaiocr.fonts import discover_fonts
 from thaiocr.predict import Recognizer
-from thaiocr.synth import SYNTH_VERSION, font_families_beside, generate_dataset
+from thaiocr.synth import dataset_is_current, font_families_beside, generate_dataset
 from thaiocr.train import train
 
 DEFAULT_CONFIG = Path("configs/rec/numbers.yml")
@@ -40,14 +39,9 @@ def ensure_dataset(data_dir: Path, progress: bool) -> bool:
     "The same" means the same generator version, sizes, seed and installed fonts (names and
     character maps): installing a font, or one gaining characters, changes what synthesis renders.
     """
-    manifest = data_dir / "manifest.json"
     fonts = discover_fonts()
-    if manifest.exists():
-        saved = json.loads(manifest.read_text(encoding="utf-8"))
-        wanted = (SYNTH_VERSION, N_TRAIN, N_VAL, SEED, fonts_fingerprint(fonts))
-        keys = ("synth_version", "n_train", "n_val", "seed", "fonts_fingerprint")
-        if tuple(saved.get(key) for key in keys) == wanted:
-            return False
+    if dataset_is_current(data_dir, fonts, n_train=N_TRAIN, n_val=N_VAL, seed=SEED):
+        return False
     generate_dataset(data_dir, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, fonts=fonts, progress=progress)
     return True
 

@@ -407,6 +407,17 @@ def font_families_beside(labels: Path) -> dict[Path, str]:
     return families
 
 
+def dataset_is_current(out_dir: Path, fonts: Sequence[FontInfo], **settings: object) -> bool:
+    """True when ``out_dir`` holds a dataset that this generator version wrote with ``fonts`` (names
+    and character maps) and with ``settings``, given as manifest keys and values (``n_val=500``)."""
+    manifest = Path(out_dir) / "manifest.json"
+    if not manifest.exists():
+        return False
+    saved = json.loads(manifest.read_text(encoding="utf-8"))
+    wanted = {"synth_version": SYNTH_VERSION, "fonts_fingerprint": fonts_fingerprint(fonts), **settings}
+    return all(saved.get(key) == value for key, value in wanted.items())
+
+
 def _manifest(
     seed: int,
     counts: dict[str, int],
