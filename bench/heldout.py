@@ -35,6 +35,7 @@ from thaiocr.synth import dataset_is_current, generate_dataset
 SOURCE = "names"
 SETS = {"clean": EffectSettings.disabled(), "degraded": DEFAULT_EFFECTS}
 SEED = 2026  # any seed; fixed so every run scores the same lines
+HEIGHT = 48  # lines are rendered 48 to 96 px high and written 48 px high
 
 
 def main() -> None:
@@ -64,10 +65,11 @@ def build_set(folder: Path, lines: int, effects: EffectSettings) -> tuple[list[P
     change (same seed: same lines in both sets)."""
     labels = folder / "rec_gt_val.txt"
     # The manifest holds JSON: lists where the settings hold tuples.
-    settings = {"n_val": lines, "seed": SEED, "source": SOURCE, "effects": json.loads(json.dumps(effects.to_dict()))}
+    settings = {"n_val": lines, "seed": SEED, "source": SOURCE, "height": HEIGHT,
+                "effects": json.loads(json.dumps(effects.to_dict()))}
     if not dataset_is_current(folder, discover_fonts(), **settings):
         generate_dataset(folder, n_train=0, n_val=lines, seed=SEED, source=SOURCE, progress=False,
-                         charset=Charset.builtin("thai_full"), max_length=40, height=48, effects=effects)
+                         charset=Charset.builtin("thai_full"), max_length=40, height=HEIGHT, effects=effects)
     pairs = [split_line(text, "\t") for _, text in read_lines(labels)]
     return [folder / path for path, _ in pairs], [label for _, label in pairs]
 

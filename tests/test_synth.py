@@ -145,8 +145,9 @@ def test_a_dataset_is_current_only_for_its_version_settings_and_fonts(fonts, tmp
     chosen = [f for f in fonts if f.family in ("Garuda", "Loma")]
     assert not synth.dataset_is_current(tmp_path, chosen, seed=1)  # nothing written yet
     generate_dataset(tmp_path, 2, 1, seed=1, val_fonts=["Loma"], workers=1, fonts=chosen, progress=False)
-    assert synth.dataset_is_current(tmp_path, chosen, seed=1, n_train=2, source="numbers")
+    assert synth.dataset_is_current(tmp_path, chosen, seed=1, n_train=2, source="numbers", height=32)
     assert not synth.dataset_is_current(tmp_path, chosen, seed=2)
+    assert not synth.dataset_is_current(tmp_path, chosen, seed=1, height=48)
     assert not synth.dataset_is_current(tmp_path, chosen[:-1], seed=1)
     grown = FontInfo(chosen[0].path, chosen[0].name, chosen[0].chars | {"\u2603"})
     assert not synth.dataset_is_current(tmp_path, [grown, *chosen[1:]], seed=1)

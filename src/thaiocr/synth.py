@@ -7,7 +7,7 @@ A dataset folder written by :func:`generate_dataset` looks like the guide's Padd
       rec_gt_val.txt
       rec_meta_train.tsv        path, font and sample kind of every image (for per-font metrics)
       rec_meta_val.tsv
-      manifest.json             synth_version, seed, counts, fonts of each split, sample kinds
+      manifest.json             synth_version, seed, counts, fonts of each split, sample kinds, height, effects
       thai_data/train/*.png
       thai_data/val/*.png
 
@@ -147,8 +147,8 @@ def generate_dataset(
             samples = _generate_split(jobs[split], counts[split], run_chunks, progress)
             _write_split_files(out_dir, split, samples)
             usage[split] = dict(sorted(Counter(s.font for s in samples).items()))
-    manifest = {**_manifest(seed, counts, split_fonts, val_families, usage, text_source), "effects": effects.to_dict(),
-                "image_format": image_format}
+    manifest = {**_manifest(seed, counts, split_fonts, val_families, usage, text_source), "height": height,
+                "effects": effects.to_dict(), "image_format": image_format}
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
