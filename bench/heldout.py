@@ -16,7 +16,6 @@ outputs are scored with the same Thai normalisation (thaiocr.evaluate).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import time
@@ -64,9 +63,7 @@ def build_set(folder: Path, lines: int, effects: EffectSettings) -> tuple[list[P
     """The set's images and labels, generated again when the generator, its settings or the fonts
     change (same seed: same lines in both sets)."""
     labels = folder / "rec_gt_val.txt"
-    # The manifest holds JSON: lists where the settings hold tuples.
-    settings = {"n_val": lines, "seed": SEED, "source": SOURCE, "height": HEIGHT,
-                "effects": json.loads(json.dumps(effects.to_dict()))}
+    settings = {"n_val": lines, "seed": SEED, "source": SOURCE, "height": HEIGHT, "effects": effects.to_dict()}
     if not dataset_is_current(folder, discover_fonts(), **settings):
         generate_dataset(folder, n_train=0, n_val=lines, seed=SEED, source=SOURCE, progress=False,
                          charset=Charset.builtin("thai_full"), max_length=40, height=HEIGHT, effects=effects)

@@ -8,6 +8,7 @@ from PIL import Image
 
 from thaiocr import synth
 from thaiocr.charset import Charset, builtin_dict_chars, normalize_text
+from thaiocr.effectsettings import DEFAULT_EFFECTS
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fonts import FontInfo, font_covers
 from thaiocr.pngfile import encode_png
@@ -145,7 +146,8 @@ def test_a_dataset_is_current_only_for_its_version_settings_and_fonts(fonts, tmp
     chosen = [f for f in fonts if f.family in ("Garuda", "Loma")]
     assert not synth.dataset_is_current(tmp_path, chosen, seed=1)  # nothing written yet
     generate_dataset(tmp_path, 2, 1, seed=1, val_fonts=["Loma"], workers=1, fonts=chosen, progress=False)
-    assert synth.dataset_is_current(tmp_path, chosen, seed=1, n_train=2, source="numbers", height=32)
+    assert synth.dataset_is_current(tmp_path, chosen, seed=1, n_train=2, source="numbers", height=32,
+                                    effects=DEFAULT_EFFECTS.to_dict())  # its tuples against the manifest's lists
     assert not synth.dataset_is_current(tmp_path, chosen, seed=2)
     assert not synth.dataset_is_current(tmp_path, chosen, seed=1, height=48)
     assert not synth.dataset_is_current(tmp_path, chosen[:-1], seed=1)

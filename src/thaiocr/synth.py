@@ -409,12 +409,14 @@ def font_families_beside(labels: Path) -> dict[Path, str]:
 
 def dataset_is_current(out_dir: Path, fonts: Sequence[FontInfo], **settings: object) -> bool:
     """True when ``out_dir`` holds a dataset that this generator version wrote with ``fonts`` (names
-    and character maps) and with ``settings``, given as manifest keys and values (``n_val=500``)."""
+    and character maps) and with ``settings``, given as manifest keys and values (``n_val=500``).
+    The settings pass through JSON as the manifest did, so tuples compare equal to its lists."""
     manifest = Path(out_dir) / "manifest.json"
     if not manifest.exists():
         return False
     saved = json.loads(manifest.read_text(encoding="utf-8"))
-    wanted = {"synth_version": SYNTH_VERSION, "fonts_fingerprint": fonts_fingerprint(fonts), **settings}
+    wanted = {"synth_version": SYNTH_VERSION, "fonts_fingerprint": fonts_fingerprint(fonts),
+              **json.loads(json.dumps(settings))}
     return all(saved.get(key) == value for key, value in wanted.items())
 
 

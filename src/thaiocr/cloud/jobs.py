@@ -118,11 +118,11 @@ def check_cloud_ready(config: Config) -> None:
         if section and section.dataset.is_synthetic:
             raise ThaiOCRError(f"{where}: {split}.dataset is a SynthDataSet; a job trains on label files: write "
                                "the lines with `thaiocr synth`, upload the folder, and use SimpleDataSet")
-    # `pretrained_model: shipped` travels by name and resolves inside the job's copy of the package.
-    shipped = {"pretrained_model": shipped_model_dir()}
     for key in ("pretrained_model", "checkpoints"):
         value = getattr(config.Global, key)
-        if value and value != shipped.get(key):
+        # `pretrained_model: shipped` travels by name and resolves inside the job's copy of the package.
+        travels_by_name = key == "pretrained_model" and value == shipped_model_dir()
+        if value and not travels_by_name:
             raise ThaiOCRError(f"{where}: Global.{key} names a file on this machine, which a job cannot read; "
                                "a job starts afresh (or from `shipped`, the model in the package) or resumes "
                                "from its own checkpoints")
