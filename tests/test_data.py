@@ -10,7 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from thaiocr.batches import Batch, RecDataset, WidthBucketSampler, collate, load_split, make_loader
+from thaiocr.batches import (
+    Batch,
+    PooledWidthBatches,
+    RecDataset,
+    WidthBucketSampler,
+    collate,
+    load_split,
+    make_loader,
+)
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, LoaderConfig, build_config
 from thaiocr.data import DataError, DataReport, Sample, check_data, scan_split
@@ -326,3 +334,46 @@ def test_width_bucket_sampler_drop_last_drops_only_the_partial_batch():
     sampler = WidthBucketSampler([5] * 25, 10, drop_last=True, generator=generator)
     assert len(sampler) == 2
     assert [len(b) for b in sampler] == [10, 10]
+
+
+class RenderedLines:
+    """Lines of known widths that are made on demand, like a stream rendered while training."""
+
+    preloaded = False
+
+    def __init__(self, widths: list[int]) -> None:
+        self.widths = widths
+
+    def __len__(self) -> int:
+        return len(self.widths)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
+        return np.zeros((32, self.widths[index], 3), np.uint8), str(index)
+
+
+def test_a_stream_is_batched_by_width_within_pools_reproducibly():
+    widths = [(i * 37) % 120 + 4 for i in range(300)]
+    stream = RenderedLines(widths)
+    config = LoaderConfig(shuffle=True, batch_size_per_card=10, drop_last=True, num_workers=0)
+
+    def batches(seed: int) -> list[Batch]:
+        return list(make_loader(stream, config, DIGITS, PRE, seed=seed))
+
+    loader = make_loader(stream, config, DIGITS, PRE, seed=0)
+    assert isinstance(loader, PooledWidthBatches) and len(loader) == 30
+    first = batches(0)
+    assert len(first) == 30 and sorted(int(t) for b in first for t in b.texts) == list(range(300))
+    padded = sum(b.images.shape[3] for b in first) / len(first)
+    assert padded < 90  # random batches of 10 are padded to ~113 of these widths
+    assert [b.images.shape for b in first] == [b.images.shape for b in batches(0)]
+    assert [b.texts for b in first] == [b.texts for b in batches(0)]
+    assert [b.images.shape for b in first] != [b.images.shape for b in batches(1)]
+
+
+def test_a_stream_with_drop_last_drops_only_the_partial_batch():
+    config = LoaderConfig(shuffle=True, batch_size_per_card=10, drop_last=True, num_workers=0)
+    loader = make_loader(RenderedLines([8] * 95), config, DIGITS, PRE, seed=0)
+    assert len(loader) == 9 and [len(b.texts) for b in loader] == [10] * 9
+    kept = make_loader(RenderedLines([8] * 95), LoaderConfig(shuffle=True, batch_size_per_card=10, drop_last=False),
+                       DIGITS, PRE, seed=0)
+    assert len(kept) == 10 and sorted(len(b.texts) for b in kept) == [5] + [10] * 9
