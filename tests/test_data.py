@@ -2,6 +2,7 @@ import io
 import json
 import logging
 import os
+import signal
 import zlib
 from pathlib import Path
 
@@ -9,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from thaiocr.batches import (
     Batch,
     PooledWidthBatches,
     RecDataset,
     WidthBucketSampler,
+    _load_in_processes,
     collate,
     load_split,
     make_loader,
@@ -377,3 +380,22 @@ def test_a_stream_with_drop_last_drops_only_the_partial_batch():
     kept = make_loader(RenderedLines([8] * 95), LoaderConfig(shuffle=True, batch_size_per_card=10, drop_last=False),
                        DIGITS, PRE, seed=0)
     assert len(kept) == 10 and sorted(len(b.texts) for b in kept) == [5] + [10] * 9
+
+
+def sigterm_is_default(_: object) -> np.ndarray:
+    return np.array([signal.getsignal(signal.SIGTERM) == signal.SIG_DFL])
+
+
+def test_preload_workers_end_on_sigterm_even_where_the_parent_handles_it():
+    """A cloud job handles SIGTERM; forked preload workers must not inherit that, or the pool's
+    terminate (SIGTERM) makes a worker raise instead of exit and the pool can hang."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise RuntimeError("stopped")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        seen = _load_in_processes([None] * 4, sigterm_is_default, 2, tqdm(disable=True))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [bool(flag[0]) for flag in seen] == [True] * 4

@@ -11,6 +11,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -117,8 +118,14 @@ def _load_in_processes(
 ) -> list[np.ndarray]:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(workers) as pool:  # leaving the block terminates the workers, also on error
+    with context.Pool(workers, initializer=_die_on_sigterm) as pool:  # leaving the block terminates them
         return [_advance(bar, image) for image in pool.imap(load, samples, chunksize=PRELOAD_CHUNK)]
+
+
+def _die_on_sigterm() -> None:
+    """Pool workers end on the pool's SIGTERM even when their parent handles it (a cloud job's stop
+    handler, inherited by fork, made a terminated worker raise instead of exit, and the pool hang)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # --- batches ------------------------------------------------------------------------------------
