@@ -39,7 +39,7 @@ def test_the_shipped_folder_holds_a_small_self_describing_model():
 
 
 def test_recognizer_without_a_model_reads_plain_thai_lines(fonts):
-    """A weak first model (see its MODEL_CARD.md): most characters right, not every line."""
+    """A young model, weaker than Tesseract (see its MODEL_CARD.md): most characters right, not every line."""
     font = font_named(fonts, "Sarabun-Regular")
     predictions = Recognizer()([plain_line(text, font.path) for text in PLAIN_LINES])
     assert predictions[0].text == PLAIN_LINES[0]
