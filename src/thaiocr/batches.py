@@ -217,17 +217,14 @@ class WidthBucketSampler(Sampler[list[int]]):
         self.generator = generator
 
     def __len__(self) -> int:
-        n, size = len(self.widths), self.batch_size
-        return n // size if self.drop_last else -(-n // size)
+        return _batch_count(len(self.widths), self.batch_size, self.drop_last)
 
     def __iter__(self) -> Iterator[list[int]]:
         order = torch.randperm(len(self.widths), generator=self.generator).tolist()
         pool = self.batch_size * self.POOL_BATCHES
         ordered = [i for start in range(0, len(order), pool)
                    for i in sorted(order[start : start + pool], key=self.widths.__getitem__)]
-        batches = [ordered[start : start + self.batch_size] for start in range(0, len(ordered), self.batch_size)]
-        if self.drop_last and len(batches[-1]) < self.batch_size:
-            batches.pop()
+        batches = _cut(ordered, self.batch_size, self.drop_last)
         for index in torch.randperm(len(batches), generator=self.generator).tolist():
             yield batches[index]
 
@@ -250,23 +247,36 @@ class PooledWidthBatches:
         self.drop_last = drop_last
         self.collate_fn = collate_fn
         self.count = len(dataset)
-        self.num_workers = workers
         self.batch_order = torch.Generator()
         self.batch_order.manual_seed(generator.initial_seed())
         pools = BatchSampler(RandomSampler(dataset, generator=generator), batch_size * self.POOL_BATCHES, False)
         self.pools = DataLoader(dataset, batch_sampler=pools, num_workers=workers, collate_fn=list)
 
+    @property
+    def num_workers(self) -> int:
+        return self.pools.num_workers
+
     def __len__(self) -> int:
-        return self.count // self.batch_size if self.drop_last else -(-self.count // self.batch_size)
+        return _batch_count(self.count, self.batch_size, self.drop_last)
 
     def __iter__(self) -> Iterator[Batch]:
         for pool in self.pools:
             pool.sort(key=lambda sample: sample[0].shape[1])
-            batches = [pool[start : start + self.batch_size] for start in range(0, len(pool), self.batch_size)]
-            if self.drop_last and len(batches[-1]) < self.batch_size:
-                batches.pop()
+            batches = _cut(pool, self.batch_size, self.drop_last)
             for index in torch.randperm(len(batches), generator=self.batch_order).tolist():
                 yield self.collate_fn(batches[index])
+
+
+def _batch_count(n_samples: int, batch_size: int, drop_last: bool) -> int:
+    return n_samples // batch_size if drop_last else -(-n_samples // batch_size)
+
+
+def _cut(items: list, batch_size: int, drop_last: bool) -> list[list]:
+    """``items`` in batches of ``batch_size``, in order; with ``drop_last`` a short last one is left out."""
+    batches = [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
 
 
 def _drop_last(n_samples: int, loader: LoaderConfig) -> bool:
