@@ -289,6 +289,18 @@ def test_make_loader_is_reproducible_with_a_seed(data_dir: Path) -> None:
     assert loader_texts(make_loader(dataset, config, DIGITS, PRE, seed=1, epoch_seed_offset=1)) != order
 
 
+def test_an_unshuffled_preloaded_set_is_batched_from_narrowest_to_widest(data_dir: Path) -> None:
+    widths = {"w64": 64, "w16": 16, "w48": 48, "w32": 32, "w16b": 16}
+    samples = []
+    for line, (name, width) in enumerate(widths.items(), start=1):
+        make_png(data_dir / f"{name}.png", width=width, height=16, color="red")
+        samples.append(Sample(data_dir / f"{name}.png", str(line), data_dir / "eval.txt", line))
+    dataset = RecDataset(samples, PRE)
+    dataset.preload(progress=False)
+    config = LoaderConfig(shuffle=False, batch_size_per_card=2, drop_last=False)
+    assert loader_texts(make_loader(dataset, config, DIGITS, PRE, seed=0)) == [["2", "5"], ["4", "3"], ["1"]]
+
+
 def test_drop_last_keeps_a_partial_batch_smaller_than_one_batch(
     data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -171,6 +171,7 @@ def make_loader(
     (collating cached arrays is cheap; workers would only add start-up and copying); otherwise
     workers are capped at one fewer than the CPUs. A shuffled dataset is batched by width: a
     preloaded one by ``WidthBucketSampler``, one rendered while training by ``PooledWidthBatches``.
+    An unshuffled preloaded dataset (the trainer's evaluation) is read from its narrowest image up.
     In distributed training (``context``) every rank draws the same global batches and keeps its
     own slice (``RankSlices``); a short last global batch is dropped.
     """
@@ -193,10 +194,21 @@ def make_loader(
 
 def _global_batches(dataset: RecDataset, loader: LoaderConfig, batch_size: int, drop_last: bool,
                     generator: torch.Generator) -> Sampler[list[int]]:
-    if loader.shuffle and dataset.preloaded:
-        return WidthBucketSampler(dataset.widths(), batch_size, drop_last, generator)
+    if dataset.preloaded:
+        if loader.shuffle:
+            return WidthBucketSampler(dataset.widths(), batch_size, drop_last, generator)
+        return BatchSampler(_by_width(dataset.widths()), batch_size, drop_last)
     order = RandomSampler(dataset, generator=generator) if loader.shuffle else SequentialSampler(dataset)
     return BatchSampler(order, batch_size, drop_last)
+
+
+def _by_width(widths: Sequence[int]) -> list[int]:
+    """Indices from the narrowest image to the widest (ties in index order), as ``Recognizer`` batches them.
+
+    An unshuffled preloaded set is the trainer's evaluation: batches of similar width pad less,
+    and its figures match ``thaiocr eval`` on the same lines.
+    """
+    return sorted(range(len(widths)), key=widths.__getitem__)
 
 
 class WidthBucketSampler(Sampler[list[int]]):
