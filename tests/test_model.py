@@ -12,7 +12,7 @@ from thaiocr.checkpoint import (
     save_checkpoint,
 )
 from thaiocr.config import ArchitectureConfig, ConfigError
-from thaiocr.model import CRNN, build_model, count_parameters, make_divisible
+from thaiocr.model import CRNN, build_model, check_input_height, count_parameters, make_divisible
 from thaiocr.preprocess import Preprocess
 
 NUM_CLASSES = 7
@@ -41,6 +41,36 @@ def test_output_has_a_time_step_per_four_pixels(tiny, height, width):
     with torch.no_grad():
         logits = tiny(torch.randn(2, 3, height, width))
     assert logits.shape == (2, width // 4, NUM_CLASSES)
+
+
+def vgg_arch(**backbone: object) -> ArchitectureConfig:
+    return dataclasses.replace(tiny_arch(), Backbone={"name": "VGG", "width": 4, **backbone})
+
+
+@pytest.mark.parametrize(("stem_stride", "height", "width", "steps"),
+                         [(1, 32, 100, 25), (1, 32, 480, 120), (3, 48, 720, 120), (3, 48, 100, 17)])
+def test_vgg_has_a_time_step_per_two_stem_strides(stem_stride, height, width, steps):
+    model = build_model(vgg_arch(stem_stride=stem_stride), NUM_CLASSES).eval()
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, height, width))
+    assert logits.shape == (1, steps, NUM_CLASSES)
+
+
+def test_vgg_stem_stride_changes_only_the_first_convolution():
+    plain = build_model(vgg_arch(), NUM_CLASSES).state_dict()
+    strided = build_model(vgg_arch(stem_stride=3), NUM_CLASSES).state_dict()
+    assert list(plain) == list(strided)
+    changed = [name for name in plain if plain[name].shape != strided[name].shape]
+    assert changed == ["backbone.features.0.0.weight"]
+    assert strided["backbone.features.0.0.weight"].shape[-2:] == (5, 5)
+
+
+def test_a_line_too_low_for_the_backbone_is_a_config_error_naming_the_smallest_height():
+    model = build_model(vgg_arch(stem_stride=3), NUM_CLASSES)
+    check_input_height(model, 48)
+    with pytest.raises(ConfigError, match="a 32 px high input leaves no feature row .*smallest height it takes is 46"):
+        check_input_height(model, 32)
+    assert model.training
 
 
 def test_guide_backbone_large_gives_one_feature_row_at_height_32():
@@ -103,6 +133,7 @@ def test_unknown_argument_names_the_section_and_suggests():
     [
         ("Backbone", {"name": "MobileNetV3", "model_name": "huge"}, "model_name must be one of"),
         ("Backbone", {"name": "MobileNetV3", "scale": "big"}, "scale: expected float"),
+        ("Backbone", {"name": "VGG", "stem_stride": 0}, "stem_stride must be positive"),
         ("Neck", {"name": "SequenceEncoder", "encoder_type": "svtr"}, "encoder_type must be one of"),
         ("Neck", {"name": "SequenceEncoder", "hidden_size": 9.5}, "hidden_size: expected int"),
         ("Neck", {"name": "SequenceEncoder", "in_channels": 96}, "is derived"),

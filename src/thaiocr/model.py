@@ -9,7 +9,8 @@ and three (large) or four (small) stages stride (2, 1), so the height shrinks 16
 width 2 times; the final pooling takes the maximum over the remaining height and halves the width.
 For the large variant at height 32 this is PaddleOCR's 2x2 max-pool; other heights (48, 64) work too, no
 feature row is left out.
-A ``W``-pixel-wide input gives ``ceil(W / 2) // 2`` time steps (``W // 4`` for even ``W``).
+A ``W``-pixel-wide input gives ``ceil(W / 2) // 2`` time steps (``W // 4`` for even ``W``); the VGG
+backbone gives ``W // 4``, or ``ceil(W / s) // 2`` with a first convolution of stride ``s``.
 """
 
 from __future__ import annotations
@@ -144,24 +145,31 @@ class MobileNetV3(nn.Module):
 
 
 class VGG(nn.Module):
-    """``[N, 3, H, W]`` -> ``[N, 8 * width, 1, W/4]``: the original CRNN's plain conv stack, narrowed.
+    """``[N, 3, H, W]`` -> ``[N, 8 * width, 1, W/4]`` (``W/6`` with ``stem_stride: 3``): the original
+    CRNN's plain conv stack, narrowed.
 
     Five 3x3 conv + BN + ReLU stages; max-pooling halves height and width twice, then the height
     only. Not in the guide: on a CPU from scratch it leaves CTC's all-blank plateau within ~150
     steps where MobileNetV3 (small or large, 0.5) was still on it after 300, and it is ~2x faster
     per step (both measured on the digits data; see the numbers recipe).
+
+    ``stem_stride`` s > 1 makes the first stage a (s + 2)-wide convolution of stride s with no
+    pooling after it, so the second stage sees ``H/s x W/s``: a 48 px input with s = 3 costs the
+    later stages what a 32 px input costs them with s = 1, and its output has ``W/6`` steps.
     """
 
     POOLS: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 1), (2, 1), (2, 1))
     MULTIPLIERS = (1, 2, 4, 4, 8)
 
-    def __init__(self, in_channels: int = 3, width: int = 16) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 16, stem_stride: int = 1) -> None:
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for multiplier, pool in zip(self.MULTIPLIERS, self.POOLS, strict=True):
+        if stem_stride <= 0:
+            raise ValueError(f"stem_stride must be positive, got {stem_stride}")
+        channels = width * self.MULTIPLIERS[0]
+        layers = _vgg_stem(in_channels, channels, self.POOLS[0], stem_stride)
+        for multiplier, pool in zip(self.MULTIPLIERS[1:], self.POOLS[1:], strict=True):
             layers += [ConvBNAct(channels, width * multiplier, 3, act=nn.ReLU), nn.MaxPool2d(pool, pool)]
             channels = width * multiplier
         self.features = nn.Sequential(*layers)
@@ -169,6 +177,14 @@ class VGG(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x).amax(dim=2, keepdim=True)
+
+
+def _vgg_stem(in_channels: int, out_channels: int, pool: tuple[int, int], stride: int) -> list[nn.Module]:
+    """The first stage's conv and pooling; an ``Identity`` in the pooling's place keeps the
+    parameter names of the later stages the same for every stride."""
+    if stride == 1:
+        return [ConvBNAct(in_channels, out_channels, 3, act=nn.ReLU), nn.MaxPool2d(pool, pool)]
+    return [ConvBNAct(in_channels, out_channels, stride + 2, stride, act=nn.ReLU), nn.Identity()]
 
 
 # --- neck ---------------------------------------------------------------------------------------
@@ -308,6 +324,32 @@ def build_model(arch: ArchitectureConfig, num_classes: int) -> CRNN:
     neck = build_stage("Neck", arch.Neck, NECKS, in_channels=backbone.out_channels)
     head = build_stage("Head", arch.Head, HEADS, in_channels=neck.out_channels, out_channels=num_classes)
     return CRNN(backbone, neck, head, architecture=dataclasses.asdict(arch))
+
+
+def check_input_height(model: CRNN, height: int) -> None:
+    """Raise ConfigError when the backbone shrinks a ``height``-px line to no feature row.
+
+    Found by running the backbone on one blank line (each backbone's arithmetic is its own), so a
+    recipe fails when it is loaded, not with a tensor-size error at its first training step.
+    """
+    if _leaves_a_feature_row(model.backbone, height):
+        return
+    smallest = next((h for h in range(height + 1, 8 * height) if _leaves_a_feature_row(model.backbone, h)), None)
+    hint = f"; the smallest height it takes is {smallest}" if smallest else ""
+    raise ConfigError(f"RecResizeImg.image_shape: a {height} px high input leaves no feature row in "
+                      f"Architecture.Backbone ({type(model.backbone).__name__}){hint}")
+
+
+def _leaves_a_feature_row(backbone: nn.Module, height: int) -> bool:
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        with torch.no_grad():
+            return backbone(torch.zeros(1, 3, height, 4 * height)).shape[2] > 0
+    except RuntimeError:
+        return False
+    finally:
+        backbone.train(was_training)
 
 
 def build_stage(section: str, spec: dict, registry: dict[str, type[nn.Module]], **derived: int) -> nn.Module:

@@ -36,7 +36,7 @@ from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
 from thaiocr.fileio import atomic_copy, atomic_write_text
 from thaiocr.finetune import load_pretrained
-from thaiocr.model import CRNN, build_model, count_parameters
+from thaiocr.model import CRNN, build_model, check_input_height, count_parameters
 from thaiocr.report import write_training_curves
 from thaiocr.synthstream import build_synth_split
 
@@ -319,8 +319,9 @@ class Trainer:
         self.progress = self.progress and self.dist.is_main
         seed_everything(g.seed)
         torch.set_num_threads(g.num_threads or max(1, (os.cpu_count() or 1) // self.dist.local_world_size))
-        train_ds, eval_ds = self._load_data()
         self.model = build_model(self.config.Architecture, self.charset.num_classes).to(self.device)
+        check_input_height(self.model, self.preprocess.height)
+        train_ds, eval_ds = self._load_data()
         if g.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         steps_per_epoch = len(self._train_loader(train_ds, epoch=0))
