@@ -123,7 +123,7 @@ def test_the_synthetic_digits_recipe_trains_with_a_rendering_worker(tmp_path, mo
 def test_the_general_thai_recipe_trains_a_step_on_rendered_lines(tmp_path, monkeypatch):
     recipe = Path(__file__).resolve().parent.parent / "configs" / "rec" / "thai_general.yml"
     monkeypatch.chdir(tmp_path)
-    small = "[3, 32, 128]"
+    small = "[3, 48, 144]"
     argv = ["-q", "train", "-c", str(recipe), "-o", f"Global.save_model_dir={tmp_path / 'run'}",
             "-o", "Global.epoch_num=1", "-o", "Train.loader.batch_size_per_card=4", "-o", "Train.loader.num_workers=0",
             "-o", "Train.dataset.synth.samples_per_epoch=8", "-o", "Eval.dataset.synth.samples_per_epoch=4",

@@ -33,16 +33,17 @@ class DemoSummary:
     onnx_bytes: int
 
 
-def ensure_dataset(data_dir: Path, progress: bool) -> bool:
-    """Generate the demo's dataset unless the same one is there; True if generated.
+def ensure_dataset(data_dir: Path, height: int, progress: bool) -> bool:
+    """Generate the demo's dataset, lines ``height`` px high, unless the same one is there; True if generated.
 
-    "The same" means the same generator version, sizes, seed and installed fonts (names and
+    "The same" means the same generator version, sizes, seed, height and installed fonts (names and
     character maps): installing a font, or one gaining characters, changes what synthesis renders.
     """
     fonts = discover_fonts()
-    if dataset_is_current(data_dir, fonts, n_train=N_TRAIN, n_val=N_VAL, seed=SEED):
+    if dataset_is_current(data_dir, fonts, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, height=height):
         return False
-    generate_dataset(data_dir, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, fonts=fonts, progress=progress)
+    generate_dataset(data_dir, n_train=N_TRAIN, n_val=N_VAL, seed=SEED, fonts=fonts, progress=progress,
+                     height=height)
     return True
 
 
@@ -73,15 +74,16 @@ def run_demo(data_dir: Path, run_dir: Path, config_path: Path | None = None, pro
         raise ThaiOCRError(f"{config_path}: recipe not found; run from the repository root or pass --config")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    config = load_config(config_path, demo_overrides(data_dir, run_dir))
 
-    print(f"== 1/4 Synthesising {N_TRAIN} training and {N_VAL} validation lines into {data_dir}")
-    if not ensure_dataset(data_dir, progress):
+    height = config.preprocess.height
+    print(f"== 1/4 Synthesising {N_TRAIN} training and {N_VAL} validation lines, {height} px high, into {data_dir}")
+    if not ensure_dataset(data_dir, height, progress):
         print("   (already there, reusing it)")
     seconds["data"] = time.perf_counter() - started
 
     print(f"== 2/4 Training {config_path} on the CPU into {run_dir}")
     mark = time.perf_counter()
-    config = load_config(config_path, demo_overrides(data_dir, run_dir))
     set_aside_other_run(run_dir, config)
     result = train(config, progress=progress)
     seconds["train"] = time.perf_counter() - mark
