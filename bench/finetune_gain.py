@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 from thaiocr.config import Config, load_config
+from thaiocr.errors import ThaiOCRError
 from thaiocr.shipped import pretrained_folder
 from thaiocr.train import TrainResult, train
 
@@ -54,4 +56,7 @@ def _print_table(scratch: TrainResult, pretrained: TrainResult) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ThaiOCRError as exc:  # missing data or a bad recipe: the message says which file and line
+        sys.exit(f"finetune_gain: error: {exc}")

@@ -165,9 +165,10 @@ def test_recipes_a_job_cannot_run_are_refused(tiny_config, tmp_path, extra, mess
         plan(tiny_config, tmp_path, extra)
 
 
-def test_the_shipped_model_may_start_a_job_and_travels_by_name(tiny_config, tmp_path) -> None:
-    job = plan(tiny_config, tmp_path, ("Global.pretrained_model=shipped",))
-    assert "Global.pretrained_model=shipped" in decoded(job.request)["overrides"]
+@pytest.mark.parametrize("name", ["shipped", "shipped-small"])
+def test_a_shipped_model_may_start_a_job_and_travels_by_name(tiny_config, tmp_path, name) -> None:
+    job = plan(tiny_config, tmp_path, (f"Global.pretrained_model={name}",))
+    assert f"Global.pretrained_model={name}" in decoded(job.request)["overrides"]
 
 
 def test_a_recipe_section_over_sagemakers_limit_is_named(tiny_config, tmp_path) -> None:

@@ -41,7 +41,8 @@ from thaiocr.clihandlers import (
 )
 from thaiocr.errors import ThaiOCRError
 
-SHIPPED_DEFAULT = "(default: the general printed-Thai model shipped in the package)"
+SHIPPED_DEFAULT = ("or 'shipped-small', the faster shipped model "
+                   "(default: 'shipped', the general printed-Thai model shipped in the package)")
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -165,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has latest.pt")
     p.add_argument("--pretrained", type=Path, default=None, metavar="MODEL",
-                   help="fine-tune: start from the weights of a .pt checkpoint (or a folder holding one; 'shipped': "
-                        "the shipped model); the alphabet may differ. Sets Global.pretrained_model; resuming "
-                        "latest.pt takes precedence")
+                   help="fine-tune: start from the weights of a .pt checkpoint (or a folder holding one; "
+                        "'shipped' or 'shipped-small': a shipped model); the alphabet may differ. Sets "
+                        "Global.pretrained_model; resuming latest.pt takes precedence")
     p.set_defaults(func=cmd_train)
 
     det = sub.add_parser("det", help="text detection: train a DB detector on pages with line boxes")

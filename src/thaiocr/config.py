@@ -20,7 +20,7 @@ import yaml
 
 from thaiocr.errors import ThaiOCRError, did_you_mean
 from thaiocr.preprocess import Preprocess
-from thaiocr.shipped import SHIPPED_ALIAS, pretrained_folder
+from thaiocr.shipped import is_shipped_name, pretrained_folder
 
 
 class ConfigError(ThaiOCRError):
@@ -54,7 +54,7 @@ class GlobalConfig:
     save_inference_dir: Path | None = field(default=None, metadata=PATH)
     # PaddleOCR keys: a checkpoint to resume from, weights to start from, a test image.
     checkpoints: Path | None = field(default=None, metadata=PATH)
-    pretrained_model: Path | None = field(default=None, metadata=PATH)  # or `shipped` (thaiocr.shipped)
+    pretrained_model: Path | None = field(default=None, metadata=PATH)  # or a name in thaiocr.shipped
     infer_img: Path | None = field(default=None, metadata=PATH)
     use_visualdl: bool = False
     distributed: bool = False
@@ -391,8 +391,8 @@ def convert_section(cls: type, data: Any, where: str, resolve: PathResolver) -> 
         kwargs[key] = _coerce(hints[key], value, here, resolve, is_path)
     if cls is GlobalConfig and "character_dict_path" in kwargs:
         kwargs["character_dict_path"] = _resolve_dict_path(kwargs["character_dict_path"], resolve)
-    if cls is GlobalConfig and data.get("pretrained_model") == SHIPPED_ALIAS:
-        kwargs["pretrained_model"] = pretrained_folder(SHIPPED_ALIAS)
+    if cls is GlobalConfig and is_shipped_name(data.get("pretrained_model")):
+        kwargs["pretrained_model"] = pretrained_folder(data["pretrained_model"])
     return cls(**kwargs)
 
 

@@ -83,7 +83,7 @@ class PageReader:
     @classmethod
     def from_paths(cls, model: str | Path | None = None, detector: str | Path = "ppocrv4",
                    num_threads: int | None = None, boxes_only: bool = False) -> PageReader:
-        """``model``: a recogniser (``.onnx``, model folder or ``.pt``; None: the shipped model);
+        """``model``: a recogniser (``.onnx``, model folder or ``.pt``; None or a shipped name: that shipped model);
         ``detector``: a name from :data:`~thaiocr.detect.DETECTORS` or a DB detector's ``.onnx`` file;
         ``boxes_only``: detect without reading."""
         found = _detector(detector, num_threads)  # first: a bad detector name fails before a model loads

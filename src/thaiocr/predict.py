@@ -21,7 +21,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_text
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
-from thaiocr.shipped import shipped_model_dir
+from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name, shipped_model_dir
 
 if TYPE_CHECKING:  # PyTorch is imported only to read a .pt checkpoint or an in-memory model
     from thaiocr.model import CRNN
@@ -42,14 +42,16 @@ class Prediction:
 class Recognizer:
     """Reads text lines from images with one model.
 
-    ``Recognizer()`` loads the general printed-Thai model shipped in the package;
-    ``Recognizer(path)`` (or ``Recognizer.from_path(path)``) an ``.onnx`` file, a folder holding
-    ``inference.onnx`` (or ``best_model/inference.onnx``) or a ``.pt`` checkpoint. ``num_threads``
-    (ONNX only) defaults to min(2, CPU count).
+    ``Recognizer()`` loads the general printed-Thai model shipped in the package,
+    ``Recognizer("shipped-small")`` its smaller, faster sibling; ``Recognizer(path)`` (or
+    ``Recognizer.from_path(path)``) an ``.onnx`` file, a folder holding ``inference.onnx`` (or
+    ``best_model/inference.onnx``) or a ``.pt`` checkpoint. ``num_threads`` (ONNX only) defaults to
+    min(2, CPU count).
     """
 
     def __init__(self, model: str | Path | None = None, num_threads: int | None = None) -> None:
-        path = Path(model) if model is not None else shipped_model_path()
+        shipped = model is None or is_shipped_name(model)
+        path = shipped_model_path(str(model or SHIPPED_ALIAS)) if shipped else Path(model)
         self._backend, self._charset, self._preprocess, self.source = _load(path, num_threads)
 
     @property
@@ -111,9 +113,9 @@ class Recognizer:
             raise ThaiOCRError(f"{self.source}: {exc}") from None
 
 
-def shipped_model_path() -> Path:
-    """The general printed-Thai model inside the package (see its MODEL_CARD.md)."""
-    path = shipped_model_dir() / ONNX_NAME
+def shipped_model_path(name: str = SHIPPED_ALIAS) -> Path:
+    """A model inside the package (see its MODEL_CARD.md): by default the general printed-Thai one."""
+    path = shipped_model_dir(name) / ONNX_NAME
     if not path.is_file():
         raise ThaiOCRError(f"{path}: this installation has no shipped model; name one with --model")
     return path

@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from thaiocr.errors import ThaiOCRError
 from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, shipped_model_path
 from thaiocr.serverinput import ApiError, decode_image, read_image_request
+from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name
 
 log = logging.getLogger("thaiocr.server")
 
@@ -207,9 +208,10 @@ def model_name(source: Path) -> str:
 
 def resolve_model(path: Path | None) -> Path:
     """What ``Recognizer.from_path`` takes; in a folder without a model on top (an unpacked
-    ``model.tar.gz``, say), the one ``inference.onnx`` found below it; None: the shipped model."""
-    if path is None:
-        return shipped_model_path()
+    ``model.tar.gz``, say), the one ``inference.onnx`` found below it; None or a shipped name
+    (``shipped``, ``shipped-small``): that shipped model."""
+    if path is None or is_shipped_name(path):
+        return shipped_model_path(str(path or SHIPPED_ALIAS))
     path = Path(path)
     if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / "best_model" / ONNX_NAME).is_file():
         return path

@@ -29,7 +29,7 @@ from thaiocr.cloud.costs import Instance, instance
 from thaiocr.cloud.s3sync import missing_keys
 from thaiocr.config import Config, load_config, read_yaml_mapping
 from thaiocr.errors import ThaiOCRError, did_you_mean
-from thaiocr.shipped import shipped_model_dir
+from thaiocr.shipped import SHIPPED_MODELS, shipped_model_dir
 
 CHANNEL = "training"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
@@ -120,12 +120,13 @@ def check_cloud_ready(config: Config) -> None:
                                "the lines with `thaiocr synth`, upload the folder, and use SimpleDataSet")
     for key in ("pretrained_model", "checkpoints"):
         value = getattr(config.Global, key)
-        # `pretrained_model: shipped` travels by name and resolves inside the job's copy of the package.
-        travels_by_name = key == "pretrained_model" and value == shipped_model_dir()
+        # `pretrained_model: shipped` (or shipped-small) travels by name and resolves inside the job's
+        # copy of the package.
+        travels_by_name = key == "pretrained_model" and value in {shipped_model_dir(n) for n in SHIPPED_MODELS}
         if value and not travels_by_name:
             raise ThaiOCRError(f"{where}: Global.{key} names a file on this machine, which a job cannot read; "
-                               "a job starts afresh (or from `shipped`, the model in the package) or resumes "
-                               "from its own checkpoints")
+                               "a job starts afresh (or from `shipped` or `shipped-small`, the models in the "
+                               "package) or resumes from its own checkpoints")
 
 
 def data_layout(config: Config) -> tuple[Path, dict[str, dict]]:
