@@ -1,4 +1,4 @@
-"""The general printed-Thai model shipped in the package: present, small, and used by default."""
+"""The printed-Thai models shipped in the package: present, small, named, and used by default."""
 
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from thaiocr.evaluate import compute_metrics
 from thaiocr.finetune import load_pretrained
 from thaiocr.model import build_model
 from thaiocr.predict import Recognizer, shipped_model_path
-from thaiocr.shipped import pretrained_folder
+from thaiocr.shipped import SHIPPED_MODELS, pretrained_folder
 
 RECIPE = Path(__file__).parents[1] / "configs" / "rec" / "thai_general.yml"
 PLAIN_LINES = ("ภาษาไทย", "ผู้ใหญ่บ้าน", "ราคา ๑๒๐ บาท")
@@ -28,14 +28,21 @@ def plain_line(text: str, font_path: Path) -> Image.Image:
     return image
 
 
-def test_the_shipped_folder_holds_a_small_self_describing_model():
-    folder = shipped_model_path().parent
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_each_shipped_folder_holds_a_small_self_describing_model(name):
+    folder = shipped_model_path(name).parent
     names = {path.name for path in folder.iterdir()}
     assert {"inference.onnx", "dict.txt", "config.yml", "model.pt", "MODEL_CARD.md"} <= names
     assert sum(p.stat().st_size for p in folder.iterdir()) <= SIZE_LIMIT
-    recognizer = Recognizer()
+    recognizer = Recognizer(name)
     assert recognizer.charset.chars == Charset.builtin("thai_full").chars
-    assert Path(recognizer.source) == shipped_model_path()
+    assert Path(recognizer.source) == shipped_model_path(name)
+
+
+def test_recognizer_without_a_model_is_the_shipped_one_and_small_is_another():
+    assert Path(Recognizer().source) == shipped_model_path("shipped")
+    assert shipped_model_path("shipped-small").parent.name == "thai_general_small"
+    assert shipped_model_path("shipped-small") != shipped_model_path()
 
 
 def test_recognizer_without_a_model_reads_plain_thai_lines(fonts):
@@ -52,6 +59,8 @@ def test_cli_predict_without_model_uses_the_shipped_one(run_cli, fonts, tmp_path
     plain_line(PLAIN_LINES[0], font_named(fonts, "Sarabun-Regular").path).save(image)
     code, out, _ = run_cli("predict", image)
     assert code == 0 and out.split("\t")[:2] == [str(image), PLAIN_LINES[0]]
+    code, out, _ = run_cli("predict", "--model", "shipped-small", image)
+    assert code == 0 and out.split("\t")[:2] == [str(image), PLAIN_LINES[0]]
 
 
 def test_pretrained_shipped_loads_into_the_general_recipe_for_fine_tuning():
@@ -62,9 +71,9 @@ def test_pretrained_shipped_loads_into_the_general_recipe_for_fine_tuning():
     assert report.copied == report.total and len(report.kept) == len(charset) and not report.new and not report.dropped
 
 
-def test_the_demo_recipe_starts_from_the_shipped_model_with_its_digit_rows():
+def test_the_demo_recipe_starts_from_the_small_shipped_model_with_its_digit_rows():
     config = load_config(RECIPE.with_name("numbers.yml"), [])
-    assert config.Global.pretrained_model == shipped_model_path().parent
+    assert config.Global.pretrained_model == shipped_model_path("shipped-small").parent
     charset = Charset.builtin("digits", use_space_char=True)
     model = build_model(config.Architecture, charset.num_classes)
     report = load_pretrained(model, charset, config.Global.pretrained_model)
@@ -78,6 +87,8 @@ def test_a_recipe_names_the_shipped_model_as_shipped_in_yaml_or_override(tmp_pat
     assert load_config(recipe, []).Global.pretrained_model == shipped_model_path().parent
     overridden = load_config(RECIPE, ["Global.pretrained_model=shipped"]).Global.pretrained_model
     assert overridden == shipped_model_path().parent
+    small = load_config(RECIPE, ["Global.pretrained_model=shipped-small"]).Global.pretrained_model
+    assert small == shipped_model_path("shipped-small").parent
     a_file = load_config(recipe, ["Global.pretrained_model=shipped.pt"]).Global.pretrained_model
     assert a_file == Path.cwd() / "shipped.pt"
 
@@ -86,6 +97,6 @@ def test_a_missing_shipped_model_is_a_clear_error(monkeypatch, tmp_path):
     from thaiocr import shipped
     from thaiocr.errors import ThaiOCRError
 
-    monkeypatch.setattr(shipped, "SHIPPED_MODEL", "not_there")
+    monkeypatch.setitem(shipped.SHIPPED_MODELS, "shipped", "not_there")
     with pytest.raises(ThaiOCRError, match="no shipped model; name one with --model"):
         Recognizer()
