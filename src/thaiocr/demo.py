@@ -114,5 +114,13 @@ def print_summary(summary: DemoSummary) -> None:
     print(f"   accuracy:  {m.line_acc:.2%} of {m.n} validation lines exactly right, CER {m.cer:.2%}")
     for family, fm in summary.by_family.items():
         print(f"   {family:>16s}: {fm.line_acc:7.2%} of {fm.n} lines, CER {fm.cer:.2%} (a family unseen in training)")
-    print(f"   model:     {summary.onnx_path} ({summary.onnx_bytes / 1e6:.1f} MB)")
+    print(f"   model:     {from_here(summary.onnx_path)} ({summary.onnx_bytes / 1e6:.1f} MB)")
     print("   the guide: 13.3% on 15 digit images after 13 minutes on a cloud GPU")
+
+
+def from_here(path: Path) -> Path:
+    """``path`` from the current folder when it lies below it (``models/numbers/...``), else as it is."""
+    try:
+        return path.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return path
