@@ -50,8 +50,7 @@ class Recognizer:
     """
 
     def __init__(self, model: str | Path | None = None, num_threads: int | None = None) -> None:
-        shipped = model is None or is_shipped_name(model)
-        path = shipped_model_path(str(model or SHIPPED_ALIAS)) if shipped else Path(model)
+        path = named_model_path(model)
         self._backend, self._charset, self._preprocess, self.source = _load(path, num_threads)
 
     @property
@@ -111,6 +110,13 @@ class Recognizer:
             return self._charset.decode_greedy(probs)
         except CharsetError as exc:
             raise ThaiOCRError(f"{self.source}: {exc}") from None
+
+
+def named_model_path(model: str | Path | None) -> Path:
+    """None or a shipped name (``shipped``, ``shipped-small``): that shipped model; else the path given."""
+    if model is None or is_shipped_name(model):
+        return shipped_model_path(str(model or SHIPPED_ALIAS))
+    return Path(model)
 
 
 def shipped_model_path(name: str = SHIPPED_ALIAS) -> Path:

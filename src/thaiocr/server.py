@@ -38,9 +38,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thaiocr.errors import ThaiOCRError
-from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, shipped_model_path
+from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, named_model_path
 from thaiocr.serverinput import ApiError, decode_image, read_image_request
-from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name
+from thaiocr.shipped import is_shipped_name
 
 log = logging.getLogger("thaiocr.server")
 
@@ -211,7 +211,7 @@ def resolve_model(path: Path | None) -> Path:
     ``model.tar.gz``, say), the one ``inference.onnx`` found below it; None or a shipped name
     (``shipped``, ``shipped-small``): that shipped model."""
     if path is None or is_shipped_name(path):
-        return shipped_model_path(str(path or SHIPPED_ALIAS))
+        return named_model_path(path)
     path = Path(path)
     if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / "best_model" / ONNX_NAME).is_file():
         return path
