@@ -40,7 +40,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from thaiocr.errors import ThaiOCRError
 from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, named_model_path
 from thaiocr.serverinput import ApiError, decode_image, read_image_request
-from thaiocr.shipped import is_shipped_name
 
 log = logging.getLogger("thaiocr.server")
 
@@ -210,9 +209,7 @@ def resolve_model(path: Path | None) -> Path:
     """What ``Recognizer.from_path`` takes; in a folder without a model on top (an unpacked
     ``model.tar.gz``, say), the one ``inference.onnx`` found below it; None or a shipped name
     (``shipped``, ``shipped-small``): that shipped model."""
-    if path is None or is_shipped_name(path):
-        return named_model_path(path)
-    path = Path(path)
+    path = named_model_path(path)  # a shipped model is a file, returned as it is below
     if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / "best_model" / ONNX_NAME).is_file():
         return path
     found = sorted(path.rglob(ONNX_NAME))
