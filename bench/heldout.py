@@ -1,6 +1,6 @@
 """thaiocr against Tesseract on held-out Thai lines: per set, lines, line accuracy, CER and lines/s.
 
-    python bench/heldout.py --model models/thai_general/best_model [--lines 500] [--no-tesseract]
+    python bench/heldout.py --model models/thai_general/best_model [--lines 500] [--no-tesseract] [--by-family]
 
 The sets are built once into data/heldout/ (guide layout) and never trained on:
 - text: Thai person names with titles (the `names` source), which the general recipe's training
@@ -10,7 +10,8 @@ The sets are built once into data/heldout/ (guide layout) and never trained on:
   effects (blur, noise, JPEG, rotation, paper, ...).
 Tesseract runs as `tesseract IMAGE - -l tha --psm 7` (one line per image), needs the Debian packages
 tesseract-ocr and tesseract-ocr-tha, and is skipped with a message when they are missing. Both
-outputs are scored with the same Thai normalisation (thaiocr.evaluate).
+outputs are scored with the same Thai normalisation (thaiocr.evaluate). `--by-family` adds a row per
+held-out font family under each reader's row.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from pathlib import Path
 
 from thaiocr.charset import Charset
 from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
-from thaiocr.evaluate import Metrics, compute_metrics
+from thaiocr.evaluate import Metrics, breakdown, compare_lines, compute_metrics
 from thaiocr.fonts import discover_fonts
 from thaiocr.labels import read_lines, split_line
 from thaiocr.predict import Recognizer
-from thaiocr.synth import dataset_is_current, generate_dataset
+from thaiocr.synth import dataset_is_current, font_families_beside, generate_dataset
 
 SOURCE = "names"
 SETS = {"clean": EffectSettings.disabled(), "degraded": DEFAULT_EFFECTS}
@@ -43,10 +44,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=500, help="lines per set")
     parser.add_argument("--data", type=Path, default=Path("data/heldout"))
     parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--by-family", action="store_true", help="also score each held-out font family")
     args = parser.parse_args()
     recognizer = Recognizer.from_path(args.model)
     tesseract = None if args.no_tesseract else find_tesseract()
-    print(f"{'set':<10} {'reader':<10} {'lines':>6} {'line acc':>9} {'CER':>7} {'lines/s':>8}")
+    print(f"{'set':<16} {'reader':<10} {'lines':>6} {'line acc':>9} {'CER':>7} {'lines/s':>8}")
     for name, effects in SETS.items():
         images, truths = build_set(args.data / name, args.lines, effects)
         readers: dict[str, Callable[[list[Path]], list[str]]] = {"thaiocr": thaiocr_reader(recognizer)}
@@ -57,6 +59,9 @@ def main() -> None:
             predictions = read(images)
             rate = len(images) / (time.perf_counter() - started)
             print(row(name, reader, compute_metrics(predictions, truths), rate))
+            if args.by_family:
+                for family, metrics in family_metrics(args.data / name, images, predictions, truths).items():
+                    print(row(f"  {family}", reader, metrics))
 
 
 def build_set(folder: Path, lines: int, effects: EffectSettings) -> tuple[list[Path], list[str]]:
@@ -102,8 +107,15 @@ def tesseract_reader(binary: str) -> Callable[[list[Path]], list[str]]:
     return read
 
 
-def row(name: str, reader: str, metrics: Metrics, rate: float) -> str:
-    return f"{name:<10} {reader:<10} {metrics.n:>6} {metrics.line_acc:>9.2%} {metrics.cer:>7.2%} {rate:>8.1f}"
+def family_metrics(folder: Path, images: list[Path], predictions: list[str], truths: list[str]) -> dict[str, Metrics]:
+    """Metrics per font family, from the meta file synthesis wrote beside the set's labels."""
+    results = compare_lines(predictions, truths, images)
+    return breakdown(results, font_families_beside(folder / "rec_gt_val.txt"))
+
+
+def row(name: str, reader: str, metrics: Metrics, rate: float | None = None) -> str:
+    speed = "" if rate is None else f"{rate:>8.1f}"
+    return f"{name:<16} {reader:<10} {metrics.n:>6} {metrics.line_acc:>9.2%} {metrics.cer:>7.2%} {speed}".rstrip()
 
 
 if __name__ == "__main__":
