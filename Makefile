@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 fonts:
 	@bash scripts/ensure-fonts.sh
 
-# More Thai type designs (24 OFL families from the npm registry) into the virtualenv, once.
+# More Thai type designs (17 OFL families from the npm registry) into the virtualenv, once.
 web-fonts: $(STAMP)
 	@bash scripts/fetch-web-fonts.sh $(VENV)/share/fonts/thaiocr $(BIN)/python
 

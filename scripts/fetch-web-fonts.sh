@@ -7,15 +7,11 @@
 set -euo pipefail
 dest=${1:?usage: fetch-web-fonts.sh DEST_DIR PYTHON}
 python=${2:?usage: fetch-web-fonts.sh DEST_DIR PYTHON}
-# Text faces of varied shapes (looped, loopless, slab, serif, rounded), then informal and display ones
-# (handwriting-like, brush, calligraphic) whose letter shapes the text faces lack; pinned for
-# reproducible data. Charmonman is left out: its flourishes run into the neighbouring letters.
+# Text faces of varied shapes (looped, loopless, slab, serif, rounded); pinned for reproducible data.
 packages=(
     mitr@5.3.0 athiti@5.2.8 bai-jamjuree@5.3.0 k2d@5.2.8 krub@5.2.7 niramit@5.3.0
     kodchasan@5.2.8 fahkwang@5.3.0 chonburi@5.3.0 koho@5.3.0 maitree@5.3.0 pridi@5.3.0
     taviraj@5.3.0 trirong@5.3.0 anuphan@5.3.0 ibm-plex-sans-thai@5.3.0 ibm-plex-sans-thai-looped@5.3.0
-    noto-sans-thai-looped@5.3.0 mali@5.3.0 itim@5.3.0 sriracha@5.3.0 pattaya@5.3.0 charm@5.2.7
-    playpen-sans-thai@5.3.0
 )
 # The stamp names the layout too: a folder of Thai-only subsets (before the Latin join) is redone.
 stamp="$dest/.complete-thai-latin-${#packages[@]}"
