@@ -30,7 +30,7 @@ from pathlib import Path
 
 from thaiocr.charset import Charset
 from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
-from thaiocr.evaluate import Metrics, breakdown, compare_lines, compute_metrics
+from thaiocr.evaluate import Metrics, breakdown, compare_lines, summarize
 from thaiocr.fonts import discover_fonts
 from thaiocr.labels import read_lines, split_line
 from thaiocr.predict import Recognizer
@@ -70,9 +70,11 @@ def main() -> None:
             started = time.perf_counter()
             predictions = read(images)
             rate = len(images) / (time.perf_counter() - started)
-            print(row(name, reader, compute_metrics(predictions, truths), rate))
+            results = compare_lines(predictions, truths, images)
+            print(row(name, reader, summarize(results), rate))
             if args.by_family:
-                for family, metrics in family_metrics(args.data / name, images, predictions, truths).items():
+                families_of = font_families_beside(args.data / name / "rec_gt_val.txt")
+                for family, metrics in breakdown(results, families_of).items():
                     print(row(f"  {family}", reader, metrics))
 
 
@@ -120,12 +122,6 @@ def tesseract_reader(binary: str) -> Callable[[list[Path]], list[str]]:
             return list(pool.map(read_one, images))
 
     return read
-
-
-def family_metrics(folder: Path, images: list[Path], predictions: list[str], truths: list[str]) -> dict[str, Metrics]:
-    """Metrics per font family, from the meta file synthesis wrote beside the set's labels."""
-    results = compare_lines(predictions, truths, images)
-    return breakdown(results, font_families_beside(folder / "rec_gt_val.txt"))
 
 
 def row(name: str, reader: str, metrics: Metrics, rate: float | None = None) -> str:
