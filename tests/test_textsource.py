@@ -19,7 +19,7 @@ from thaiocr.charset import (
 from thaiocr.corpora import LEADING_VOWELS, THAI_CONSONANTS, clip_text, has_orphan_mark, pythainlp_lines
 from thaiocr.errors import ThaiOCRError
 from thaiocr.numberlines import SAMPLE_KINDS, sample_kind_text, sample_number_text, thai_id_check_digit
-from thaiocr.textsource import TEXT_SOURCES, WORDS_FILE, TextSource, coverage_samples_needed
+from thaiocr.textsource import TEXT_SOURCES, WORDS_FILE, TextSource, coverage_samples_needed, is_abbreviation
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
 TO_ARABIC = str.maketrans(THAI_DIGITS, ARABIC_DIGITS)
@@ -202,13 +202,34 @@ def test_coverage_shows_every_dict_character_enough_times(dict_name, max_length,
     assert [source.sample(random.Random(f"7/{i}"), i) for i in reversed(range(count))] == texts[::-1]
 
 
+def _starts_with_attached_abbreviation(token: str, abbreviations: set[str]) -> bool:
+    """``token`` is an abbreviation ending in a full stop and a Thai letter right after it: จ.เชียงใหม่"""
+    starts = THAI_CONSONANTS | LEADING_VOWELS
+    return any(
+        token.startswith(word) and word.endswith(".") and token[len(word) : len(word) + 1] in starts
+        for word in abbreviations
+    )
+
+
+def test_abbreviation_lines_start_with_one_attached_or_spaced():
+    abbreviations = {word for word in pythainlp_lines(WORDS_FILE) if is_abbreviation(word)}
+    spaced = draw_run(TextSource({"abbreviations": {"space_probability": 1.0}}, THAI_FULL), 0, 200)
+    assert all(text.split(" ")[0] in abbreviations for text in spaced)
+    attached = draw_run(TextSource({"abbreviations": {"space_probability": 0.0}}, THAI_FULL), 0, 200)
+    glued = [text for text in attached if _starts_with_attached_abbreviation(text.split(" ")[0], abbreviations)]
+    assert len(glued) > 0.9 * len(attached), attached[:5]
+    assert is_abbreviation("ก.ย") and is_abbreviation("จ.") and not is_abbreviation("3.5") and not is_abbreviation("จ")
+    with pytest.raises(ThaiOCRError, match="abbreviations: max_words must be at least 1"):
+        TextSource({"abbreviations": {"max_words": 0}})
+
+
 def test_coverage_needs_a_charset():
     with pytest.raises(ThaiOCRError, match="coverage: needs a charset"):
         TextSource("coverage")
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ThaiOCRError, match=r"did you mean 'words'\?.*valid: corpus, coverage, mixed"):
+    with pytest.raises(ThaiOCRError, match=r"did you mean 'words'\?.*valid: abbreviations, corpus, coverage, mixed"):
         TextSource("wrds")
     with pytest.raises(ThaiOCRError, match="did you mean 'max_words'"):
         TextSource({"phrases": {"max_wrds": 3}})
