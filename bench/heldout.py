@@ -4,7 +4,7 @@
 
 The sets are built once into data/heldout/ (guide layout) and never trained on:
 - text: Thai person names with titles (the `names` source), which the general recipe's training
-  mix (words, phrases, Wikipedia titles, numbers, mixed) does not use;
+  mix (words, phrases, abbreviations, Wikipedia titles, numbers, mixed) does not use;
 - fonts: only the three families every recipe holds out (Laksaman, TlwgTypewriter, Sawasdee);
 - `clean`: the same lines on a flat background with every effect off; `degraded`: with the default
   effects (blur, noise, JPEG, rotation, paper, ...).

@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recognizer = Recognizer(args.model, num_threads=args.threads)
-    paths, _ = build_set(args.data / "speed", args.lines, SETS["clean"])
+    paths, _ = build_set(args.data / "speed", args.lines, *SETS["clean"])
     images = [Image.open(path).convert("RGB") for path in paths]
     batches = _preprocessed_batches(recognizer, images, args.batch_size)
     recognizer(images[: args.batch_size])  # warm-up: ONNX Runtime plans its kernels on the first runs

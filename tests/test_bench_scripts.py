@@ -1,0 +1,32 @@
+"""The benchmark scripts run end to end on tiny sets (their figures are only meaningful at full size)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_heldout_prints_a_row_per_set_and_family(tmp_path):
+    out = run_bench("heldout.py", "--model", "shipped-small", "--lines", "6", "--data", str(tmp_path),
+                    "--no-tesseract", "--by-family")  # fmt: skip
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [row[0] for row in rows if not row[0][0].isupper()] == ["clean", "degraded", "seen-fonts"]
+    assert all(row[2] == "6" for row in rows if row[0] in ("clean", "degraded", "seen-fonts"))
+    assert any(row[0] == "Sawasdee" for row in rows)
+
+
+def test_recognize_speed_reports_both_rates(tmp_path):
+    out = run_bench("recognize_speed.py", "--model", "shipped-small", "--lines", "8", "--batch-size", "4",
+                    "--rounds", "1", "--data", str(tmp_path))  # fmt: skip
+    assert "8 lines, batch 4" in out
+    assert float(out.split("end to end:")[1].split()[0]) > 0
+    assert float(out.split("model only:")[1].split()[0]) > 0
