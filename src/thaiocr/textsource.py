@@ -99,7 +99,7 @@ def is_abbreviation(word: str) -> bool:
 
 
 def _abbreviations_source(ctx: SourceContext, max_words: int = 3, space_probability: float = 0.5) -> Generator:
-    """One of the word list's 500 abbreviations, then words attached or after a space: จ.เชียงใหม่, พ.ศ. ๒๕๖๗.
+    """One of the word list's 500 abbreviations, then words attached or after a space: จ.เชียงใหม่, กทม. ถนน.
 
     Titles and place prefixes are written attached to the next word, so the full stop sits between
     two letters with hardly any room; about 3 lines in 100 of ``phrases`` have one.
