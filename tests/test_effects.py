@@ -220,3 +220,23 @@ def test_decorate_draws_nothing_when_every_probability_is_zero_and_calls_the_nei
     assert image.tobytes() == _line().tobytes() and not calls
     decorate(image, BAR, INK, random.Random(0), _only("intruders"), neighbour)
     assert calls == [1] and image.tobytes() != _line().tobytes()
+
+
+def test_binarize_leaves_only_ink_and_paper_with_the_ink_dark():
+    line = _line()
+    out = np.asarray(apply_effects(line, PAPER, random.Random(1), _only("binarize")))
+    assert set(np.unique(out)) <= {0, 255}
+    ink = np.asarray(line.convert("L")) < 100
+    assert (out[ink] == 0).mean() > 0.9 and (out[~ink] == 255).mean() > 0.9
+
+
+def test_speckle_scatters_ink_dots_over_blank_paper():
+    paper = Image.new("RGB", (400, 40), PAPER)
+    out = np.asarray(apply_effects(paper, PAPER, random.Random(3), _only("speckle")).convert("L"))
+    assert 0 < (out < 128).sum() < out.size * 0.05
+
+
+def test_an_effect_turned_off_draws_nothing_from_the_rng():
+    rng = random.Random(5)
+    apply_effects(_line(), PAPER, rng, _all_off())
+    assert rng.random() == random.Random(5).random()

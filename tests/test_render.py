@@ -33,11 +33,14 @@ def test_render_draws_distinct_thai_digits_not_tofu(fonts, seed):
     assert one.tobytes() != eight.tobytes()
 
 
-def test_dark_text_on_light_background_has_dark_ink(fonts, monkeypatch):
-    monkeypatch.setattr(render, "INVERTED_PROBABILITY", 0.0)
-    image = render_line("๐๘๑-๒๓๔-๕๖๗๘", font_named(fonts, "NotoSansThai-Regular"), random.Random(3))
+@pytest.mark.parametrize("seed", range(4))
+def test_document_print_is_dark_ink_on_light_paper(fonts, seed):
+    image = render_line("๐๘๑-๒๓๔-๕๖๗๘", font_named(fonts, "NotoSansThai-Regular"), random.Random(seed),
+                        effects=NO_EFFECTS, style=render.PRINT_STYLES["document"])
     grey = np.asarray(image.convert("L"))
-    assert np.median(grey) > 128 and (grey < 110).sum() > 50
+    assert np.median(grey) >= 200 and (grey < 70).sum() > 50
+    spread = np.ptp(np.asarray(image).astype(int), axis=2)  # channels differ by the tint at most
+    assert spread.max() <= 2 * render.PRINT_STYLES["document"].tint
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -7,10 +7,10 @@ import pytest
 from thaiocr.charset import Charset
 from thaiocr.cli import main
 from thaiocr.config import ConfigError, load_config
+from thaiocr.looks import build_looks
 from thaiocr.preprocess import Preprocess
 from thaiocr.synth import fonts_by_split
 from thaiocr.synthstream import MixedDataset, SynthDataset, build_synth_split
-from thaiocr.textsource import TextSource
 
 DIGITS = Charset.builtin("digits")
 PRE = Preprocess(32, 96)
@@ -18,7 +18,8 @@ PRE = Preprocess(32, 96)
 
 def stream(fonts, split="train", count=6, seed=0) -> SynthDataset:
     by_split, _ = fonts_by_split(fonts, 3)
-    return SynthDataset(by_split[split], count, seed, split, PRE, TextSource("numbers", DIGITS, 25))
+    looks = build_looks(None, by_split[split], "numbers", None, DIGITS, 25, "synth")
+    return SynthDataset(looks, count, seed, split, PRE)
 
 
 def test_a_sample_is_the_same_for_the_same_epoch_and_new_in_the_next(fonts):
@@ -33,8 +34,8 @@ def test_a_sample_is_the_same_for_the_same_epoch_and_new_in_the_next(fonts):
 
 
 def test_labels_fit_the_alphabet_and_length(fonts):
-    data = stream(fonts, count=40)
-    data.source = TextSource("numbers", DIGITS, 8)
+    by_split, _ = fonts_by_split(fonts, 3)
+    data = SynthDataset(build_looks(None, by_split["train"], "numbers", None, DIGITS, 8, "synth"), 40, 0, "train", PRE)
     for i in range(len(data)):
         _, text = data[i]
         assert len(text) <= 8 and not DIGITS.unknown_chars(text)
@@ -105,7 +106,7 @@ def test_unknown_synth_key_suggests_the_right_one(tiny_config):
 
 def test_rendering_nothing_is_refused(tmp_path: Path, fonts):
     with pytest.raises(Exception, match="no fonts left"):
-        SynthDataset([], 4, 0, "train", PRE, TextSource("numbers"))
+        build_looks(None, [], "numbers", None, DIGITS, 25, "Train.dataset.synth")
 
 
 def test_the_synthetic_digits_recipe_trains_with_a_rendering_worker(tmp_path, monkeypatch):

@@ -140,6 +140,8 @@ class SynthConfig:
     fonts_dir: Path | None = field(default=None, metadata=PATH)
     seed: int | None = None  # None: Global.seed
     effects: dict = field(default_factory=dict)  # effect settings (see effectsettings.py), defaults when empty
+    # named shares of the mix, each with its own print style, source and effects (see looks.py)
+    looks: dict = field(default_factory=dict)
 
 
 DATASET_NAMES = ("SimpleDataSet", "SynthDataSet")

@@ -1,8 +1,9 @@
 """Degradations of synthetic text-line images: the effect chain and its array helpers.
 
 :func:`apply_effects` runs a fixed chain, in the order a printed page meets them on its way to a
-crop: ink (bleed or erosion), rotation, perspective, shadow, uneven light, motion blur, gaussian
-blur, downscale (resolution loss), tone (brightness, contrast, gamma), noise, JPEG. Each effect
+crop: ink (bleed or erosion), toner speckle, rotation, perspective, shadow, uneven light, motion
+blur, gaussian blur, downscale (resolution loss), tone (brightness, contrast, gamma), noise,
+binarisation, JPEG. Each effect
 fires with its own probability and draws its strengths from its own ranges: the sections of
 :class:`~thaiocr.effectsettings.EffectSettings`, which live apart in :mod:`thaiocr.effectsettings`
 (with the settings of the backgrounds and decorations of :mod:`thaiocr.backgrounds`).
@@ -11,8 +12,9 @@ The output is RGB. Rotation grows the canvas to hold the rotated corners (``expa
 perspective makes the canvas the bounding box of the warped corners, a few pixels larger or
 smaller. Nothing is cropped; uncovered corners take the ``background`` colour. Every other effect
 keeps the size. Randomness comes only from the ``random.Random`` passed in: the same seed gives the
-same bytes in every process. The chain works on uint8 arrays with Pillow built-ins and integer
-numpy arithmetic, to fit the data engine's budget (``bench/effects_speed.py`` times it).
+same bytes in every process; an effect whose probability is 0 draws nothing, so a new effect left
+off keeps the lines of older settings as they were. The chain works on uint8 arrays with Pillow
+built-ins and integer numpy arithmetic, to fit the data engine's budget (``bench/effects_speed.py`` times it).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from thaiocr.effectsettings import (
     DEFAULT_EFFECTS,
+    Binarize,
     Blur,
     Downscale,
     EffectSettings,
@@ -39,6 +42,7 @@ from thaiocr.effectsettings import (
     Perspective,
     Rotation,
     Shadow,
+    Speckle,
     Tone,
     UnevenLight,
 )
@@ -61,7 +65,7 @@ def apply_effects(
     pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     for name, effect in _CHAIN:
         section = getattr(settings, name)
-        if rng.random() < section.probability:
+        if section.probability and rng.random() < section.probability:
             pixels = effect(pixels, section, background, rng)
     return Image.fromarray(pixels)
 
@@ -72,6 +76,18 @@ def _ink(pixels: np.ndarray, ink: Ink, background: RGB, rng: random.Random) -> n
     # A 3x3 minimum spreads dark strokes over light paper; a maximum spreads light ones.
     spread = _spread(pixels, np.minimum if thicken == dark_ink else np.maximum)
     return _mix(pixels, spread, rng.uniform(*(ink.bleed if thicken else ink.erosion)))
+
+
+def _speckle(pixels: np.ndarray, speckle: Speckle, background: RGB, rng: random.Random) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    count = round(rng.uniform(*speckle.density) * height * width / 10_000)
+    ink = (0, 0, 0) if _luminance(background) >= 128 else (255, 255, 255)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    for _ in range(count):
+        x, y, radius = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(*speckle.radius)
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=ink)
+    return np.asarray(image)
 
 
 def _rotation(pixels: np.ndarray, rotation: Rotation, background: RGB, rng: random.Random) -> np.ndarray:
@@ -207,6 +223,13 @@ def _salt_and_pepper(pixels: np.ndarray, amount: float, rng: random.Random) -> N
     flat[spots[count // 2 :]] = 255
 
 
+def _binarize(pixels: np.ndarray, binarize: Binarize, background: RGB, rng: random.Random) -> np.ndarray:
+    luma = pixels.max(axis=2)  # the lightest channel: tinted ink on tinted paper still splits
+    darkest, lightest = int(luma.min()), int(luma.max())
+    threshold = darkest + rng.uniform(*binarize.level) * (lightest - darkest)
+    return _per_channel(np.where(luma > threshold, 255, 0).astype(np.uint8))
+
+
 def _jpeg(pixels: np.ndarray, jpeg: Jpeg, background: RGB, rng: random.Random) -> np.ndarray:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=rng.randint(*jpeg.quality))
@@ -217,6 +240,7 @@ def _jpeg(pixels: np.ndarray, jpeg: Jpeg, background: RGB, rng: random.Random) -
 
 _CHAIN: tuple[tuple[str, Effect], ...] = (
     ("ink", _ink),
+    ("speckle", _speckle),
     ("rotation", _rotation),
     ("perspective", _perspective),
     ("shadow", _shadow),
@@ -226,6 +250,7 @@ _CHAIN: tuple[tuple[str, Effect], ...] = (
     ("downscale", _downscale),
     ("tone", _tone),
     ("noise", _noise),
+    ("binarize", _binarize),
     ("jpeg", _jpeg),
 )
 CHAIN_ORDER = tuple(name for name, _ in _CHAIN)  # the effects of EffectSettings; the rest are backgrounds, decorations

@@ -70,6 +70,18 @@ class Ink(_Section):
 
 
 @dataclass(frozen=True)
+class Speckle(_Section):
+    """Toner specks: ``density`` dots of ink per 10,000 px, each ``radius`` px, scattered over the line.
+
+    Off unless a recipe turns it on (printed documents and photocopies have them; posters do not).
+    """
+
+    probability: float = _chance(0.0)
+    density: tuple[float, float] = _span(1.0, 6.0, (0.0, 1000.0))
+    radius: tuple[float, float] = _span(0.4, 1.2, (0.1, 10.0))
+
+
+@dataclass(frozen=True)
 class Rotation(_Section):
     probability: float = _chance(0.2)
     degrees: tuple[float, float] = _span(-2.0, 2.0, (-45.0, 45.0))
@@ -140,6 +152,15 @@ class Noise(_Section):
 
 
 @dataclass(frozen=True)
+class Binarize(_Section):
+    """A black-and-white scan: every pixel becomes ink or paper at a threshold ``level`` of the way
+    from the darkest to the lightest pixel. Off unless a recipe turns it on."""
+
+    probability: float = _chance(0.0)
+    level: tuple[float, float] = _span(0.4, 0.6, (0.05, 0.95))
+
+
+@dataclass(frozen=True)
 class Jpeg(_Section):
     probability: float = _chance(0.3)
     quality: tuple[int, int] = _span(35, 90, (1, 95))
@@ -192,6 +213,7 @@ class EffectSettings:
     """Every synthetic-image variation: the effect chain (in its order), backgrounds, decorations."""
 
     ink: Ink = field(default_factory=Ink)
+    speckle: Speckle = field(default_factory=Speckle)
     rotation: Rotation = field(default_factory=Rotation)
     perspective: Perspective = field(default_factory=Perspective)
     shadow: Shadow = field(default_factory=Shadow)
@@ -201,6 +223,7 @@ class EffectSettings:
     downscale: Downscale = field(default_factory=Downscale)
     tone: Tone = field(default_factory=Tone)
     noise: Noise = field(default_factory=Noise)
+    binarize: Binarize = field(default_factory=Binarize)
     jpeg: Jpeg = field(default_factory=Jpeg)
     paper: Paper = field(default_factory=Paper)
     gradient: Gradient = field(default_factory=Gradient)

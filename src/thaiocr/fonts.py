@@ -71,6 +71,16 @@ def family_of(face: str) -> str:
     return STYLE_SUFFIX.sub("", face.split("-")[0]) or face
 
 
+# Face names that are not body text: slanted, heavy or hairline (Kanit-BlackItalic, Sarabun-ExtraLight,
+# Taviraj-100, Garuda-BoldOblique). What is left is what letters, forms and books are set in.
+DISPLAY_STYLE = re.compile(r"Italic|Oblique|Bold|Black|Heavy|Thin|ExtraLight|UltraLight|Hairline|-(100|200|[6-9]00)")
+
+
+def is_text_face(font: FontInfo) -> bool:
+    """Whether ``font`` is an upright face of a body-text weight (regular, book, light, medium)."""
+    return DISPLAY_STYLE.search(font.name.removeprefix(font.family)) is None
+
+
 @cache
 def read_font(path: Path) -> FontInfo:
     """Read a font's cmap (once per path) into a :class:`FontInfo` named after the file stem."""

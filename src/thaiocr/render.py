@@ -23,7 +23,6 @@ from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.fonts import FontInfo
 
 REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling
-INVERTED_PROBABILITY = 0.15
 TIGHT_CROP_PROBABILITY = 0.4
 TRACKING_PROBABILITY = 0.3
 # Extra space between characters, as a fraction of the ink height. A word space is ~0.36 of the
@@ -35,6 +34,25 @@ MIN_STROKE_SIZE = 24  # font size below which a 1 px outline would fill the coun
 # The tallest stack above and the deepest below a Thai base (ป + sara i + mai tri, ฎ + sara uu):
 # decorations keep out of that band even when this line has no marks, or they would look like marks.
 MARK_ZONE_PROBE = "\u0e1b\u0e34\u0e4a\u0e0e\u0e39"
+
+
+@dataclass(frozen=True)
+class PrintStyle:
+    """How a line is printed: the grey levels its ink and paper are drawn from (before a tint of up to
+    ``tint`` levels per channel) and how often it is light on dark."""
+
+    ink: tuple[int, int] = (0, 80)
+    paper: tuple[int, int] = (175, 255)
+    tint: int = 25
+    inverted_probability: float = 0.15
+
+
+# "free": signs, labels, screens and posters in any colour; "document": dark, nearly neutral ink on
+# white or grey paper, as letters, forms, books and receipts are printed.
+PRINT_STYLES = {
+    "free": PrintStyle(),
+    "document": PrintStyle(ink=(0, 60), paper=(200, 255), tint=6, inverted_probability=0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,8 @@ def _raqm_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
 
 
 def render_line(
-    text: str, font: FontInfo, rng: random.Random, height: int = 32, effects: EffectSettings = DEFAULT_EFFECTS
+    text: str, font: FontInfo, rng: random.Random, height: int = 32, effects: EffectSettings = DEFAULT_EFFECTS,
+    style: PrintStyle = PRINT_STYLES["free"],
 ) -> Image.Image:
     """An RGB image of one text line, about ``height``..``2 * height`` px high, as a crop of a document.
 
@@ -73,7 +92,7 @@ def render_line(
     face = _face_for_ink_height(font.path, text, ink_height)
     tracking = _random_tracking(rng, ink_height)
     stroke = 1 if face.size >= MIN_STROKE_SIZE and rng.random() < STROKE_PROBABILITY else 0
-    foreground, background = _random_colours(rng)
+    foreground, background = _random_colours(rng, style)
     layout = _layout(text, face, margins, tracking, stroke)
     image = make_background(layout.size, background, rng, effects)
     keep_clear = _mark_zone(layout, face)
@@ -106,15 +125,15 @@ def _face_for_ink_height(path: Path, text: str, ink_height: float) -> ImageFont.
     return _raqm_font(path, max(size, 8))
 
 
-def _random_colours(rng: random.Random) -> tuple[RGB, RGB]:
+def _random_colours(rng: random.Random, style: PrintStyle) -> tuple[RGB, RGB]:
     """(foreground, background): dark-ish on light-ish, sometimes inverted, each slightly tinted."""
-    dark = _tinted(rng, rng.randint(0, 80))
-    light = _tinted(rng, rng.randint(175, 255))
-    return (light, dark) if rng.random() < INVERTED_PROBABILITY else (dark, light)
+    dark = _tinted(rng, rng.randint(*style.ink), style.tint)
+    light = _tinted(rng, rng.randint(*style.paper), style.tint)
+    return (light, dark) if rng.random() < style.inverted_probability else (dark, light)
 
 
-def _tinted(rng: random.Random, level: int) -> RGB:
-    red, green, blue = (min(255, max(0, level + rng.randint(-25, 25))) for _ in range(3))
+def _tinted(rng: random.Random, level: int, tint: int) -> RGB:
+    red, green, blue = (min(255, max(0, level + rng.randint(-tint, tint))) for _ in range(3))
     return red, green, blue
 
 

@@ -19,13 +19,12 @@ from thaiocr.augment import LineAugment
 from thaiocr.batches import RecDataset, load_split
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, SynthConfig
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fonts import FontInfo, discover_fonts
+from thaiocr.fonts import discover_fonts
+from thaiocr.looks import Look, build_looks, choose_look
 from thaiocr.preprocess import Preprocess
 from thaiocr.render import render_line
-from thaiocr.synth import FontPicker, fonts_by_split, pick_text_and_font, sample_seed
-from thaiocr.textsource import TextSource
+from thaiocr.synth import fonts_by_split, pick_text_and_font, sample_seed
 
 SPLIT_NAMES = {"Train": "train", "Eval": "val"}
 
@@ -33,17 +32,12 @@ SPLIT_NAMES = {"Train": "train", "Eval": "val"}
 class SynthDataset:
     """``(BGR uint8 [H, w, 3] image, text)`` samples rendered on demand, like :class:`RecDataset`'s."""
 
-    def __init__(self, fonts: Sequence[FontInfo], count: int, seed: int, split: str, preprocess: Preprocess,
-                 source: TextSource, effects: EffectSettings = DEFAULT_EFFECTS) -> None:
-        if not fonts:
-            raise ThaiOCRError(f"SynthDataSet: no fonts left for the {split} split; hold out fewer fonts")
-        self.fonts = FontPicker(fonts)
+    def __init__(self, looks: Sequence[Look], count: int, seed: int, split: str, preprocess: Preprocess) -> None:
+        self.looks = tuple(looks)
         self.count = count
         self.seed = seed
         self.split = split
         self.preprocess = preprocess
-        self.source = source
-        self.effects = effects
         self.epoch = 0  # set by the trainer at the start of every epoch
         self.augment: LineAugment | None = None
         self._images: list[np.ndarray] | None = None
@@ -66,8 +60,10 @@ class SynthDataset:
         if not 0 <= index < self.count:
             raise IndexError(index)
         rng = random.Random(sample_seed(self.seed, self.split, index, epoch=self.epoch))
-        _, text, font = pick_text_and_font(rng, self.fonts, self.source, index)
-        return self.preprocess.resize(render_line(text, font, rng, self.preprocess.height, self.effects)), text
+        look = choose_look(rng, self.looks)
+        _, text, font = pick_text_and_font(rng, look.fonts, look.source, index)
+        image = render_line(text, font, rng, self.preprocess.height, look.effects, look.style)
+        return self.preprocess.resize(image), text
 
     @property
     def preloaded(self) -> bool:
@@ -129,9 +125,9 @@ def build_synth_split(dataset: DatasetConfig, split: str, charset: Charset, max_
     split_fonts, _ = fonts_by_split(fonts, settings.val_fonts)
     name = SPLIT_NAMES[split]
     seed = default_seed if settings.seed is None else settings.seed
-    source = TextSource(settings.source, charset, max_text_length)
-    effects = EffectSettings.from_dict(settings.effects, where=f"{split}.dataset.synth.effects")
-    synthetic = SynthDataset(split_fonts[name], settings.samples_per_epoch, seed, name, preprocess, source, effects)
+    looks = build_looks(settings.looks, split_fonts[name], settings.source, settings.effects, charset,
+                        max_text_length, where=f"{split}.dataset.synth")
+    synthetic = SynthDataset(looks, settings.samples_per_epoch, seed, name, preprocess)
     if not dataset.label_file_list:
         return synthetic
     real = load_split(dataset, charset, max_text_length, preprocess, split)

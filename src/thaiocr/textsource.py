@@ -1,10 +1,10 @@
 """Text sources for synthetic lines: named samplers of labels, alone or mixed with weights.
 
 A source is built by name from ``TEXT_SOURCES`` (``words``, ``phrases``, ``abbreviations``,
-``wiki``, ``names``, ``numbers``, ``mixed``, ``corpus``, ``coverage``) into a ``TextSource``, which
-normalises every text and redraws it until it fits the length limit and the alphabet. Every sampler
-draws only from the ``rng`` it is given (and the coverage source also from the sample's index), so a
-sample is a pure function of its seed. The ``numbers`` source draws the digit lines of
+``prose``, ``receipts``, ``wiki``, ``names``, ``numbers``, ``mixed``, ``corpus``, ``coverage``) into a
+``TextSource``, which normalises every text and redraws it until it fits the length limit and the
+alphabet. Every sampler draws only from the ``rng`` it is given (and the coverage source also from
+the sample's index), so a sample is a pure function of its seed. The ``numbers`` source draws the digit lines of
 :mod:`thaiocr.numberlines` (phone numbers, dates, amounts, IDs, times) in Thai or Arabic digits.
 """
 
@@ -41,6 +41,7 @@ DEFAULT_MAX_LENGTH = 40
 MAX_TRIES = 1000
 WORDS_FILE = "words_th.txt"
 WIKI_FILE = "wikipedia_titles_th.txt"
+PROSE_FREQUENCIES_FILE = "ttc_freq.txt"  # word counts of the Thai Textbook Corpus
 MALE_NAMES_FILE = "person_names_male_th.txt"
 FEMALE_NAMES_FILE = "person_names_female_th.txt"
 FAMILY_NAMES_FILE = "family_names_th.txt"
@@ -114,6 +115,93 @@ def _abbreviations_source(ctx: SourceContext, max_words: int = 3, space_probabil
         return _join_within(rng, tokens, ctx.max_length, space_probability)
 
     return generate
+
+
+def _prose_source(
+    ctx: SourceContext, min_length: int = 12, space_probability: float = 0.12, flatten: float = 0.8
+) -> Generator:
+    """A run of words drawn as often as Thai text uses them, filling a length between ``min_length``
+    and the limit: lines of running text, where ที่ การ และ ของ are everywhere.
+
+    Word counts of the Thai Textbook Corpus, raised to ``flatten`` so rarer words still come up;
+    words run together as Thai writes them, with a space between phrases now and then.
+    """
+    words, counts = _frequent_words(ctx)
+    weights = list(itertools.accumulate(count**flatten for count in counts))
+
+    def generate(rng: random.Random, _index: int) -> str:
+        length = rng.randint(min(min_length, ctx.max_length), ctx.max_length)
+        text = ""
+        for word in rng.choices(words, cum_weights=weights, k=2 * length):
+            joined = text + (" " if text and rng.random() < space_probability else "") + word
+            if len(joined) <= length:
+                text = joined
+        return text
+
+    return generate
+
+
+def _frequent_words(ctx: SourceContext) -> tuple[list[str], list[int]]:
+    rows = [line.split("\t") for line in pythainlp_lines(PROSE_FREQUENCIES_FILE)]
+    counted = {word.strip(): int(count) for word, count in rows if count.strip().isdigit() and word.strip()}
+    kept = set(lines_in_alphabet(list(counted), ctx.charset, PROSE_FREQUENCIES_FILE))
+    words = [word for word in counted if word in kept and not has_orphan_mark(word)]
+    return words, [counted[word] for word in words]
+
+
+# Rules alone on a line; dots and low strokes only lead to a price (a line of them alone has no height).
+_RULE_CHARS = "-=*"
+_RECEIPT_WORDS = ("รวม", "ยอดรวม", "รวมทั้งสิ้น", "ส่วนลด", "เงินสด", "เงินทอน", "ภาษีมูลค่าเพิ่ม 7%", "VAT 7%",
+                  "TOTAL", "SUBTOTAL", "CASH", "CHANGE", "DISCOUNT", "ราคาสุทธิ", "จำนวน", "บาท", "ชิ้น")
+_CODE_PREFIXES = ("POS#", "TAX ID", "REF:", "เลขที่", "INV", "No.", "Tel.", "โทร.", "สาขา", "RD#", "ID:")
+
+
+def _receipts_source(ctx: SourceContext) -> Generator:
+    """What receipts and forms print: item lines with quantities and prices, totals, rules of ``-``
+    ``=`` ``*``, register codes and dates, Thai and English mixed.
+    """
+    thai = ctx.package_corpus(WORDS_FILE)
+    english = lines_in_alphabet(english_words(), ctx.charset, ENGLISH_WORDS_FILE)
+    makers = (_item_line, _item_line, _item_line, _total_line, _rule_line, _code_line)
+
+    def generate(rng: random.Random, _index: int) -> str:
+        return rng.choice(makers)(rng, thai, english)
+
+    return generate
+
+
+def _item_line(rng: random.Random, thai: Sequence[str], english: Sequence[str]) -> str:
+    name = rng.choice(thai) if rng.random() < 0.75 else rng.choice(english).upper()
+    if rng.random() < 0.4:
+        name += ("" if name[-1] > "\u0e00" else " ") + rng.choice(thai)
+    quantity, price = rng.randint(1, 12), amount_text(rng)
+    return rng.choice((
+        f"{name} {quantity} x {price}",
+        f"{quantity} {name} {price}",
+        f"{name} {price}",
+        f"{name} @{price}",
+        f"{name} {rng.choice('.-_') * rng.randint(3, 12)} {price}",
+        f"{quantity} {name}",
+    ))  # fmt: skip
+
+
+def _total_line(rng: random.Random, _thai: Sequence[str], _english: Sequence[str]) -> str:
+    return f"{rng.choice(_RECEIPT_WORDS)} {amount_text(rng)}"
+
+
+def _rule_line(rng: random.Random, _thai: Sequence[str], _english: Sequence[str]) -> str:
+    char = rng.choice(_RULE_CHARS)
+    rule = (char + " ") * rng.randint(4, 16) if rng.random() < 0.2 else char * rng.randint(6, 36)
+    return rule.strip()
+
+
+def _code_line(rng: random.Random, _thai: Sequence[str], english: Sequence[str]) -> str:
+    letters = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(rng.randint(1, 3)))
+    digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 13)))
+    code = rng.choice((f"{letters}{digits}", f"{letters[0]} {digits}", f"{digits[:2]}{letters}{digits[2:]}"))
+    if rng.random() < 0.3:
+        return f"{rng.choice(_CODE_PREFIXES)} {code} {sample_kind_text('date', rng)} {sample_kind_text('time', rng)}"
+    return f"{rng.choice(_CODE_PREFIXES)}{rng.choice(('', ' '))}{code}"
 
 
 def _clipped_lines_source(ctx: SourceContext, lines: Sequence[str]) -> Generator:
@@ -300,6 +388,8 @@ TEXT_SOURCES: dict[str, Callable[..., Generator]] = {
     "words": _words_source,
     "phrases": _phrases_source,
     "abbreviations": _abbreviations_source,
+    "prose": _prose_source,
+    "receipts": _receipts_source,
     "wiki": _wiki_source,
     "names": _names_source,
     "numbers": _numbers_source,
