@@ -235,9 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="(default: %(default)s)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body (default: %(default)s)")
-    p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image, width x height "
+    p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image (a page), width x height "
                                                                        "(default: %(default)s)")
+    p.add_argument("--max-line-pixels", type=int, default=4_000_000,
+                   help="largest line image, width x height (default: %(default)s)")
+    p.add_argument("--max-request-pixels", type=int, default=64_000_000,
+                   help="most pixels in all the images of one request (default: %(default)s)")
     p.add_argument("--max-images", type=int, default=256, help="most images in one request (default: %(default)s)")
+    p.add_argument("--decode-slots", type=int, default=2,
+                   help="images decoded at once across all requests (default: %(default)s)")
     p.add_argument("--max-batch", type=int, default=32,
                    help="line images of concurrent requests read in one model call (default: %(default)s)")
     p.add_argument("--batch-wait-ms", type=float, default=2.0,

@@ -280,7 +280,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from thaiocr.server import Limits, serve
 
     limits = Limits(max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels,
-                    max_images=args.max_images)
+                    max_line_pixels=args.max_line_pixels, max_request_pixels=args.max_request_pixels,
+                    max_images=args.max_images, decode_slots=args.decode_slots)
     serve(args.model, host=args.host, port=args.port, limits=limits, max_batch=args.max_batch,
           batch_wait_ms=args.batch_wait_ms, threads=args.threads, detector=args.detector)
     return 0

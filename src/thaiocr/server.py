@@ -16,15 +16,17 @@ becomes images, and the :class:`~thaiocr.serverinput.ApiError` every failure is 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -38,19 +40,29 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thaiocr.errors import ThaiOCRError
+from thaiocr.imageload import pixel_limit_message
 from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, named_model_path
-from thaiocr.serverinput import ApiError, decode_image, read_image_request
+from thaiocr.serverinput import ApiError, decode_image, image_sizes, read_image_request
 
 log = logging.getLogger("thaiocr.server")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask of the server; beyond these it answers 413."""
+    """What requests may ask of the server: beyond the sizes and counts it answers 413.
+
+    Pixel counts (width x height) are read from the image headers before anything is decoded. A
+    line image is decoded straight to the size the model reads (a few dozen pixels high), so what
+    the line limit bounds is decoding work, not what is held; ``decode_slots`` bounds how many images
+    all requests together decode at once, which bounds the memory decoding takes.
+    """
 
     max_upload_bytes: int = 20 * 1024 * 1024
-    max_pixels: int = 40_000_000  # per image: width * height, checked before the image is decoded
+    max_pixels: int = 40_000_000  # per image (a page)
+    max_line_pixels: int = 4_000_000  # per line image: some 250 times what a 48 x 320 model reads
+    max_request_pixels: int = 64_000_000  # all the images of one request together
     max_images: int = 256
+    decode_slots: int = 2
 
 
 class PageReaderLike(Protocol):
@@ -149,6 +161,64 @@ class LineBatcher:
             start += len(job.images)
 
 
+# --- decoding -----------------------------------------------------------------------------------
+
+
+class DecodeGate:
+    """At most ``slots`` images decoded at once, across all requests; the C heap is given back after.
+
+    A burst of large images leaves freed memory in the allocator's per-thread arenas, which the
+    process keeps (resident) unless told otherwise: when no decode is in flight and at least
+    ``release_after`` pixels were decoded since the last time, the heap is trimmed (``malloc_trim``,
+    glibc only), so the server returns to its resting size without paying for it on every small line.
+    """
+
+    def __init__(self, slots: int, release: Callable[[], None] | None = None,
+                 release_after: int = 4_000_000) -> None:
+        if slots <= 0:
+            raise ValueError(f"decode slots must be positive, got {slots}")
+        self._slots = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._active = 0
+        self._pixels = 0  # decoded since the last release
+        self._release = release or release_memory
+        self._release_after = release_after
+
+    @contextmanager
+    def slot(self, pixels: int) -> Iterator[None]:
+        """Hold a slot while decoding an image of ``pixels`` pixels."""
+        with self._slots:
+            with self._lock:
+                self._active += 1
+                self._pixels += pixels
+            try:
+                yield
+            finally:
+                self._leave()
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._active -= 1
+            release = self._active == 0 and self._pixels >= self._release_after
+            if release:
+                self._pixels = 0
+        if release:
+            self._release()
+
+
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim(0)`` (frees unused heap pages back to the system); a no-op elsewhere."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is None:
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+    return lambda: trim(0) and None
+
+
+release_memory = _malloc_trim()
+
+
 # --- the service --------------------------------------------------------------------------------
 
 
@@ -161,6 +231,7 @@ class OCRService:
         self.page_reader = page_reader
         self.limits = limits
         self.batcher = batcher
+        self.decoding = DecodeGate(limits.decode_slots)
         self._page_lock = threading.Lock()  # one page at a time: its two models already use every core
 
     def check_count(self, blobs: Sequence[bytes]) -> None:
@@ -168,20 +239,57 @@ class OCRService:
             raise ApiError(413, "too_many_images",
                            f"{len(blobs)} images in one request; the limit is {self.limits.max_images}")
 
+    def check_pixels(self, blobs: Sequence[bytes], limit: int, option: str) -> list[int]:
+        """Each image's pixel count; 413 unless each is within ``limit`` and all of them within the
+        request's limit. Only the headers are read."""
+        sizes = image_sizes(blobs)
+        for index, (width, height) in enumerate(sizes):
+            if width * height > limit:
+                raise ApiError(413, "too_many_pixels", pixel_limit_message(
+                    f"image {index}", f"{width}x{height}", width * height, limit, option))
+        total = sum(width * height for width, height in sizes)
+        if total > self.limits.max_request_pixels:
+            raise ApiError(413, "too_many_pixels", pixel_limit_message(
+                "the request", f"{len(sizes)} images together", total, self.limits.max_request_pixels,
+                "--max-request-pixels"))
+        return [width * height for width, height in sizes]
+
+    def line_limit(self) -> tuple[int, str]:
+        """The pixel limit of one line image and the option that sets it."""
+        if self.limits.max_line_pixels < self.limits.max_pixels:
+            return self.limits.max_line_pixels, "--max-line-pixels"
+        return self.limits.max_pixels, "--max-pixels"
+
     def read_lines(self, blobs: Sequence[bytes]) -> list[dict]:
-        """Blocking (run it on a worker thread): decode, queue for the batcher, wait."""
-        images = [decode_image(blob, self.limits.max_pixels, i) for i, blob in enumerate(blobs)]
+        """Blocking (run it on a worker thread): decode at the model's size, queue for the batcher, wait."""
+        limit, option = self.line_limit()
+        pixels = self.check_pixels(blobs, limit, option)
+        images = []
+        for index, blob in enumerate(blobs):
+            with self.decoding.slot(pixels[index]):
+                images.append(decode_image(blob, index, limit, option, target=self._line_size))
         predictions = self.batcher.submit(images).result()
         return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
 
+    def _line_size(self, width: int, height: int) -> tuple[int, int]:
+        preprocess = self.recognizer.preprocess
+        return preprocess.target_width(width, height), preprocess.height
+
     def read_pages(self, blobs: Sequence[bytes]) -> tuple[list[dict], int]:
-        """Blocking (run it on a worker thread): decode and read each page; also the number of lines."""
+        """Blocking (run it on a worker thread): decode and read each page; also the number of lines.
+
+        Pages are decoded one at a time, as they are read, so one full-size page is held at once."""
         if self.page_reader is None:
             raise ApiError(501, "page_mode_unavailable",
                            "this server has no page reader (text detector); send line images to /v1/recognize")
-        images = [decode_image(blob, self.limits.max_pixels, i) for i, blob in enumerate(blobs)]
+        pixels = self.check_pixels(blobs, self.limits.max_pixels, "--max-pixels")
+        results = []
         with self._page_lock:
-            results = [self.page_reader(image) for image in images]
+            for index, blob in enumerate(blobs):
+                with self.decoding.slot(pixels[index]):
+                    image = decode_image(blob, index, self.limits.max_pixels)
+                results.append(self.page_reader(image))
+                del image
         return [result.to_dict() for result in results], sum(len(result.lines) for result in results)
 
     def model_info(self) -> dict:

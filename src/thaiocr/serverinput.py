@@ -3,8 +3,9 @@
 A request carries its images as raw bytes (any ``image/*`` type, or SageMaker's
 ``application/x-image``), as JSON with base64 images, or as a multipart upload; it may state a
 mode (``line`` or ``page``) in the JSON, a form field or SageMaker's custom attributes header.
-:func:`read_image_request` turns any of them into an :class:`ImageRequest`, and
-:func:`decode_image` turns one image into RGB pixels, checking its size before decoding it.
+:func:`read_image_request` turns any of them into an :class:`ImageRequest`, :func:`image_sizes`
+reads the images' sizes from their headers, and :func:`decode_image` turns one image into RGB
+pixels (see :mod:`thaiocr.imageload`), checking its size before decoding it.
 
 Everything that is wrong with a request is raised as an :class:`ApiError`, which the app answers as
 ``{"error": code, "detail": message}``; the rest of the server raises it too. This module knows
@@ -15,13 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.datastructures import UploadFile
+
+from thaiocr.imageload import TargetSize, TooManyPixels, decode, image_size
+from thaiocr.preprocess import ImageError
 
 MODES = ("line", "page")
 # Bodies sent as one raw image: any image/* type, SageMaker's application/x-image, or plain bytes.
@@ -72,6 +76,8 @@ def parse_json_request(body: bytes) -> ImageRequest:
         payload = json.loads(body)
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
         raise ApiError(400, "bad_json", f"the body is not valid JSON ({exc})") from None
+    except RecursionError:  # arrays or objects nested deeper than Python's recursion limit
+        raise ApiError(400, "bad_json", "the body nests arrays or objects too deeply") from None
     if not isinstance(payload, dict) or ("image" in payload) == ("images" in payload):
         raise ApiError(400, "bad_json", 'send a JSON object with "image" (base64) or "images" (a list of base64)')
     encoded = [payload["image"]] if "image" in payload else payload["images"]
@@ -122,21 +128,26 @@ def _mode_from_attributes(attributes: str) -> str | None:
     return None
 
 
-def decode_image(data: bytes, max_pixels: int, index: int = 0) -> Image.Image:
-    """Bytes -> RGB image; the pixel count is checked from the header, before decoding."""
+def decode_image(data: bytes, index: int, max_pixels: int, option: str = "--max-pixels",
+                 target: TargetSize | None = None) -> Image.Image:
+    """Bytes -> RGB image (at ``target``'s size when given); the pixel count is checked from the
+    header, before decoding, against ``max_pixels`` (the server option ``option`` sets)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ApiError(413, "too_many_pixels",
-                               f"image {index}: {width}x{height} is {width * height} pixels; the limit is {max_pixels}")
-            image.load()
-            return image.convert("RGB")
-    except ApiError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ApiError(413, "too_many_pixels", f"image {index}: {exc}") from None
-    except UnidentifiedImageError:
-        raise ApiError(400, "bad_image", f"image {index}: not an image in a format Pillow reads") from None
-    except Exception as exc:  # Pillow's decoders raise many types on corrupt input; all mean a bad image
-        raise ApiError(400, "bad_image", f"image {index}: not a readable image ({exc})") from None
+        return decode(data, f"image {index}", max_pixels, option, target)
+    except TooManyPixels as exc:
+        raise ApiError(413, "too_many_pixels", str(exc)) from None
+    except ImageError as exc:
+        raise ApiError(400, "bad_image", str(exc)) from None
+
+
+def image_sizes(blobs: Sequence[bytes]) -> list[tuple[int, int]]:
+    """Each image's (width, height), read from its header alone; a bad header is a 400."""
+    sizes = []
+    for index, blob in enumerate(blobs):
+        try:
+            sizes.append(image_size(blob, f"image {index}"))
+        except TooManyPixels as exc:
+            raise ApiError(413, "too_many_pixels", str(exc)) from None
+        except ImageError as exc:
+            raise ApiError(400, "bad_image", str(exc)) from None
+    return sizes
