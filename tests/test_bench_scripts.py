@@ -19,9 +19,23 @@ def test_heldout_prints_a_row_per_set_and_family(tmp_path):
     out = run_bench("heldout.py", "--model", "shipped-small", "--lines", "6", "--data", str(tmp_path),
                     "--no-tesseract", "--by-family")  # fmt: skip
     rows = [line.split() for line in out.splitlines()[1:]]
-    assert [row[0] for row in rows if not row[0][0].isupper()] == ["clean", "degraded", "seen-fonts"]
-    assert all(row[2] == "6" for row in rows if row[0] in ("clean", "degraded", "seen-fonts"))
+    sets = ["clean", "degraded", "seen-fonts", "scan", "receipt", "long"]
+    assert [row[0] for row in rows if not row[0][0].isupper()] == sets
+    assert all(row[2] == "6" for row in rows if row[0] in sets)
     assert any(row[0] == "Sawasdee" for row in rows)
+    receipt = next(i for i, row in enumerate(rows) if row[0] == "receipt")
+    assert [row[0] for row in rows[receipt + 1 : receipt + 3]] == ["TlwgTypewriter", "long"]  # its one family
+
+
+def test_heldout_runs_the_sets_asked_for_and_keeps_them(tmp_path):
+    args = ["--model", "shipped-small", "--lines", "3", "--data", str(tmp_path), "--no-tesseract"]
+    out = run_bench("heldout.py", *args, "--sets", "long,scan")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["long", "scan"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["long", "scan"]
+    written = {path: path.stat().st_mtime_ns for path in tmp_path.glob("*/thai_data/val/*.png")}
+    assert len(written) == 6
+    run_bench("heldout.py", *args, "--sets", "scan,long")
+    assert {path: path.stat().st_mtime_ns for path in tmp_path.glob("*/thai_data/val/*.png")} == written
 
 
 def test_recognize_speed_reports_both_rates(tmp_path):
