@@ -280,3 +280,24 @@ def test_one_source_can_appear_twice_under_two_labels(tmp_path):
 def test_a_source_pickles_as_its_spec(corpus_file):
     source = TextSource({"corpus": {"path": str(corpus_file)}, "coverage": 1}, THAI_FULL, 30)
     assert draw_run(pickle.loads(pickle.dumps(source)), 2, 50) == draw_run(source, 2, 50)
+
+
+def test_prose_fills_long_lines_mostly_with_the_common_words():
+    texts = draw_run(TextSource("prose", THAI_FULL, 40), 0, 300)
+    lengths = sorted(len(text) for text in texts)
+    assert lengths[len(lengths) // 2] >= 25  # running text: most lines fill much of the limit
+    common = ("ที่", "จะ", "เป็น", "ไป", "ก็", "ได้", "ไม่", "มี")
+    uniform = draw_run(TextSource("phrases", THAI_FULL, 40), 0, 300)  # words of a word list, drawn evenly
+    def with_common(lines: list[str]) -> int:
+        return sum(any(word in line for word in common) for line in lines)
+    assert with_common(texts) > 1.5 * with_common(uniform)
+
+
+def test_receipt_lines_hold_prices_rules_and_codes():
+    texts = draw_run(TextSource("receipts", THAI_FULL, 40), 0, 400)
+    rules = [text for text in texts if set(text) <= set("-=* ")]
+    priced = [text for text in texts if re.search(r"\d\.\d\d$|\d,\d\d\d", text)]
+    coded = [text for text in texts if re.search(r"[A-Z]+\d{3}", text)]
+    assert rules and priced and coded
+    assert len(rules) < len(texts) / 4 and all(len(set(rule.replace(" ", ""))) == 1 for rule in rules)
+    assert all("  " not in text for text in texts)  # one space between columns: labels hold no runs
