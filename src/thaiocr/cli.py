@@ -56,6 +56,11 @@ def _add_model_arg(p: argparse.ArgumentParser) -> None:
                    help=f".onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
 
 
+def _add_max_pixels_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-pixels", type=int, default=40_000_000, metavar="N",
+                   help="refuse larger images (width x height, read before decoding; default: %(default)s)")
+
+
 def _add_writer_args(p: argparse.ArgumentParser, places: bool = False) -> None:
     """Options shared by the data commands that write: overwrite, bad lines, copy or link images."""
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -90,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", type=int, default=1000, help="validation lines (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--source", default="numbers",
-                   help="text source or weighted mix, e.g. words:2,numbers:1 (sources: words, phrases, wiki, "
-                        "names, numbers, mixed, coverage; default: %(default)s)")
+                   help="text source or weighted mix, e.g. words:2,numbers:1 (sources: words, phrases, "
+                        "abbreviations, prose, receipts, wiki, names, numbers, mixed, coverage; default: %(default)s)")
     p.add_argument("--dict", default=None, help="keep texts to this dict (digits, thai_full or a file)")
     p.add_argument("--max-length", type=int, default=40, help="longest label in code points (default: %(default)s)")
     p.add_argument("--height", type=int, default=32,
@@ -206,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=Path, help="read the image paths of a PaddleOCR label file")
     p.add_argument("--out", type=Path, help="with --labels: write path<TAB>prediction lines here")
     p.add_argument("--batch-size", type=int, default=32)
+    _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("ocr", help="read a page: detect its text lines, read them, print them in reading order")
@@ -218,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print each line's polygon, text and confidence as JSON")
     p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
                    help="also write the page with the boxes and the text read drawn on it")
+    _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_ocr)
 
     p = sub.add_parser("demo", help="the main job: synthesise digits, train on CPU, export, evaluate, read")
