@@ -19,6 +19,7 @@ from thaiocr.errors import ThaiOCRError
 
 if TYPE_CHECKING:
     from thaiocr.config import Config
+    from thaiocr.predict import Recognizer
 
 
 def _load_config(args: argparse.Namespace):
@@ -237,9 +238,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     if not args.images:
         raise ThaiOCRError("give one or more IMAGE paths, or --labels L --out P.tsv")
-    for image, pred in zip(args.images, recognizer(args.images, batch_size=args.batch_size), strict=True):
-        print(f"{image}\t{pred.text}\t{pred.confidence:.3f}")
-    return 0
+    return _predict_files(recognizer, args.images, args.batch_size, args.max_pixels)
+
+
+def _predict_files(recognizer: Recognizer, paths: list[Path], batch_size: int, max_pixels: int) -> int:
+    """Print ``path<TAB>text<TAB>confidence`` for each image that reads and one error line (stderr)
+    for each that does not, in the order given; 1 when any failed."""
+    from thaiocr.imageload import decode, line_target
+    from thaiocr.preprocess import ImageError
+
+    target = line_target(recognizer.preprocess)
+    images, failures = {}, {}
+    for index, path in enumerate(paths):
+        try:  # decoded at the size the model reads: a large file never lands in memory whole
+            images[index] = decode(path, str(path), max_pixels, target=target)
+        except ImageError as exc:
+            failures[index] = str(exc)
+    predictions = recognizer(list(images.values()), batch_size=batch_size) if images else []
+    read = dict(zip(images, predictions, strict=True))
+    for index, path in enumerate(paths):
+        if index in read:
+            print(f"{path}\t{read[index].text}\t{read[index].confidence:.3f}", flush=True)
+        else:
+            print(f"thaiocr: error: {failures[index]}", file=sys.stderr, flush=True)
+    if failures:
+        print(f"thaiocr: {len(failures)} of {len(paths)} images could not be read", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _synth_pages(args: argparse.Namespace) -> int:
@@ -256,12 +280,12 @@ def _synth_pages(args: argparse.Namespace) -> int:
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
+    from thaiocr.imageload import decode
     from thaiocr.page import PageReader, image_format_for, write_drawing
-    from thaiocr.preprocess import open_image
 
     if args.draw:
         image_format_for(args.draw)  # a bad --draw name fails before the page is read
-    image = open_image(args.image)
+    image = decode(args.image, str(args.image), args.max_pixels)
     result = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)(image)
     if args.draw:
         write_drawing(args.draw, image, result)

@@ -15,6 +15,7 @@ given (a path, or ``image 3`` of a request); :class:`TooManyPixels` says which l
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from thaiocr.preprocess import ImageError
+from thaiocr.preprocess import ImageError, Preprocess
 
 # Past this factor between the image and the target size, the image is first reduced by whole-pixel
 # averaging (fast, little memory); below it the bilinear resize alone runs, as in Preprocess.resize.
@@ -42,14 +43,21 @@ class TooManyPixels(ImageError):
     """An image (or a request's images together) over a pixel limit."""
 
 
+def line_target(preprocess: Preprocess) -> TargetSize:
+    """The size a line image of (width, height) is read at by a model with this preprocessing."""
+    return lambda width, height: (preprocess.target_width(width, height), preprocess.height)
+
+
 def pixel_limit_message(name: str, what: str, pixels: int, limit: int, option: str) -> str:
     """``name: 6000x6000 is 36,000,000 pixels; the limit is 4,000,000 (--max-line-pixels)``."""
     return f"{name}: {what} is {pixels:,} pixels; the limit is {limit:,} ({option})"
 
 
 @contextmanager
-def opened(source: Source, name: str) -> Iterator[Image.Image]:
-    """``Image.open`` on a path or bytes, every failure to reach or identify it an ``ImageError``."""
+def opened(source: Source, name: str, limit: int, option: str) -> Iterator[Image.Image]:
+    """``Image.open`` on a path or bytes, every failure to reach or identify it an ``ImageError``.
+
+    ``limit`` and ``option`` word the refusal of an image so large that Pillow will not open it."""
     try:
         stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
     except FileNotFoundError:
@@ -61,8 +69,8 @@ def opened(source: Source, name: str) -> Iterator[Image.Image]:
     with stream:
         try:
             image = Image.open(stream)
-        except Image.DecompressionBombError:
-            raise TooManyPixels(f"{name}: over {PILLOW_LIMIT:,} pixels, more than Pillow decodes") from None
+        except Image.DecompressionBombError as exc:
+            raise TooManyPixels(_bomb_message(name, str(exc), limit, option)) from None
         except UnidentifiedImageError:
             raise ImageError(f"{name}: {_not_an_image(stream)}") from None
         except Exception as exc:  # Pillow's format plugins raise many types on corrupt headers
@@ -71,14 +79,22 @@ def opened(source: Source, name: str) -> Iterator[Image.Image]:
             yield image
 
 
+def _bomb_message(name: str, pillow_message: str, limit: int, option: str) -> str:
+    """Our words for Pillow's refusal, with the pixel count its message gives."""
+    found = re.search(r"\((\d+) pixels\)", pillow_message)
+    if found:
+        return pixel_limit_message(name, "the image", int(found[1]), limit, option)
+    return f"{name}: the image has over {PILLOW_LIMIT:,} pixels; the limit is {limit:,} ({option})"
+
+
 def _not_an_image(stream: io.IOBase) -> str:
     stream.seek(0, io.SEEK_END)
     return "empty file (0 bytes)" if stream.tell() == 0 else "not an image in a format Pillow reads"
 
 
-def image_size(source: Source, name: str) -> tuple[int, int]:
-    """(width, height) from the header alone."""
-    with opened(source, name) as image:
+def image_size(source: Source, name: str, limit: int, option: str) -> tuple[int, int]:
+    """(width, height) from the header alone; ``limit`` and ``option`` as for :func:`opened`."""
+    with opened(source, name, limit, option) as image:
         return image.size
 
 
@@ -96,7 +112,7 @@ def decode(source: Source, name: str, max_pixels: int, option: str = "--max-pixe
     height and the width that keeps the aspect ratio); the image is decoded toward it and returned at
     that size, so no full-size RGB copy is ever made. Without ``target`` the image keeps its size.
     """
-    with opened(source, name) as image:
+    with opened(source, name, max_pixels, option) as image:
         check_pixels(image, name, max_pixels, option)
         try:
             return _decode_opened(image, target)

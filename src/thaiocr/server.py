@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thaiocr.errors import ThaiOCRError
-from thaiocr.imageload import pixel_limit_message
+from thaiocr.imageload import line_target, pixel_limit_message
 from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, named_model_path
 from thaiocr.serverinput import ApiError, decode_image, image_sizes, read_image_request
 
@@ -242,7 +242,7 @@ class OCRService:
     def check_pixels(self, blobs: Sequence[bytes], limit: int, option: str) -> list[int]:
         """Each image's pixel count; 413 unless each is within ``limit`` and all of them within the
         request's limit. Only the headers are read."""
-        sizes = image_sizes(blobs)
+        sizes = image_sizes(blobs, limit, option)
         for index, (width, height) in enumerate(sizes):
             if width * height > limit:
                 raise ApiError(413, "too_many_pixels", pixel_limit_message(
@@ -267,13 +267,9 @@ class OCRService:
         images = []
         for index, blob in enumerate(blobs):
             with self.decoding.slot(pixels[index]):
-                images.append(decode_image(blob, index, limit, option, target=self._line_size))
+                images.append(decode_image(blob, index, limit, option, target=line_target(self.recognizer.preprocess)))
         predictions = self.batcher.submit(images).result()
         return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
-
-    def _line_size(self, width: int, height: int) -> tuple[int, int]:
-        preprocess = self.recognizer.preprocess
-        return preprocess.target_width(width, height), preprocess.height
 
     def read_pages(self, blobs: Sequence[bytes]) -> tuple[list[dict], int]:
         """Blocking (run it on a worker thread): decode and read each page; also the number of lines.

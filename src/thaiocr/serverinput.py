@@ -140,12 +140,13 @@ def decode_image(data: bytes, index: int, max_pixels: int, option: str = "--max-
         raise ApiError(400, "bad_image", str(exc)) from None
 
 
-def image_sizes(blobs: Sequence[bytes]) -> list[tuple[int, int]]:
-    """Each image's (width, height), read from its header alone; a bad header is a 400."""
+def image_sizes(blobs: Sequence[bytes], limit: int, option: str) -> list[tuple[int, int]]:
+    """Each image's (width, height), read from its header alone; a bad header is a 400, an image
+    too large for Pillow to open a 413 that names ``limit`` and ``option``."""
     sizes = []
     for index, blob in enumerate(blobs):
         try:
-            sizes.append(image_size(blob, f"image {index}"))
+            sizes.append(image_size(blob, f"image {index}", limit, option))
         except TooManyPixels as exc:
             raise ApiError(413, "too_many_pixels", str(exc)) from None
         except ImageError as exc:
