@@ -1,0 +1,318 @@
+"""Inputs an attacker or a careless user sends (issue 25): each case here once broke something.
+
+The server keeps a memory budget whatever a request holds; ``predict`` reads every file it can and
+names each one it cannot; the cloud commands find the region where the docs say; the trainer and
+``publish`` leave no temp files behind; odd JSON and archives end in clean errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from thaiocr.imageload import decode, line_target
+from thaiocr.predict import Recognizer
+from thaiocr.server import DecodeGate, Limits, create_app
+
+with warnings.catch_warnings():  # starlette suggests httpx2 at import; httpx (a dev extra) is what we have
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+MiB = 2**20
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` one-bit pixels, with almost no data: enough
+    for every check that reads sizes from the header (a real one this size takes seconds to write)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    data = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def amplifying_png() -> bytes:
+    """The issue's image: 6000 x 6000 one-bit pixels (108 MB as RGB) in some 11 KB of PNG."""
+    image = Image.new("1", (6000, 6000), 1)
+    draw = ImageDraw.Draw(image)
+    for y in range(0, 6000, 500):
+        draw.text((10, y), "hello 123", fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def line_png(text: str = "12345", size: tuple[int, int] = (200, 48)) -> bytes:
+    image = Image.new("L", size, 255)
+    ImageDraw.Draw(image).text((5, 10), text, fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def images_json(images: list[bytes]) -> bytes:
+    return json.dumps({"images": [base64.b64encode(image).decode("ascii") for image in images]}).encode()
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer("shipped-small")
+
+
+@pytest.fixture(scope="module")
+def client(recognizer) -> Iterator[TestClient]:
+    limits = Limits(max_upload_bytes=MiB, max_pixels=2_000_000, max_line_pixels=500_000,
+                    max_request_pixels=1_000_000, max_images=16)
+    with TestClient(create_app(recognizer, limits=limits)) as test_client:
+        yield test_client
+
+
+def error_of(response) -> tuple[int, str, str]:
+    body = response.json()
+    return response.status_code, body["error"], body["detail"]
+
+
+# --- the server: memory amplification -----------------------------------------------------------
+
+
+def test_a_line_over_the_line_limit_is_413_naming_the_option(client):
+    status, code, detail = error_of(client.post("/v1/recognize", content=images_json([png_header(1000, 1000)]),
+                                                headers={"Content-Type": "application/json"}))
+    assert (status, code) == (413, "too_many_pixels")
+    assert "image 0: 1000x1000 is 1,000,000 pixels; the limit is 500,000 (--max-line-pixels)" in detail
+
+
+def test_images_within_their_limit_but_over_the_request_limit_are_413(client):
+    images = [png_header(600, 600)] * 3  # 360,000 each, 1,080,000 together
+    status, code, detail = error_of(client.post("/v1/recognize", content=images_json(images),
+                                                headers={"Content-Type": "application/json"}))
+    assert (status, code) == (413, "too_many_pixels")
+    assert "the request: 3 images together is 1,080,000 pixels" in detail and "--max-request-pixels" in detail
+
+
+def test_a_pixel_bomb_names_the_servers_limit_not_pillows(client):
+    status, code, detail = error_of(client.post("/v1/recognize", content=png_header(30000, 30000),
+                                                headers={"Content-Type": "image/png"}))
+    assert (status, code) == (413, "too_many_pixels")
+    assert "900,000,000 pixels; the limit is 500,000 (--max-line-pixels)" in detail
+    assert "decompression bomb" not in detail
+
+
+def test_a_bad_image_after_good_ones_is_400_before_anything_is_decoded(client):
+    status, code, detail = error_of(client.post("/v1/recognize", content=images_json([line_png(), b"not an image"]),
+                                                headers={"Content-Type": "application/json"}))
+    assert (status, code) == (400, "bad_image") and detail.startswith("image 1: ")
+
+
+def test_a_line_image_is_decoded_at_the_size_the_model_reads(recognizer):
+    preprocess = recognizer.preprocess
+    image = decode(amplifying_png(), "image 0", 40_000_000, target=line_target(preprocess))
+    assert image.mode == "RGB" and image.size == (preprocess.target_width(6000, 6000), preprocess.height)
+
+
+def test_decoding_toward_the_size_reads_a_small_line_exactly_as_before(recognizer):
+    data = line_png("305-12", (260, 64))
+    image = decode(data, "line", 1_000_000, target=line_target(recognizer.preprocess))
+    assert recognizer([image]) == recognizer([data])
+
+
+def test_decode_gate_bounds_concurrent_decodes_and_releases_after_a_burst():
+    releases: list[int] = []
+    gate = DecodeGate(2, release=lambda: releases.append(1), release_after=100)
+    inside, most = 0, 0
+    lock = threading.Lock()
+
+    def decode_one() -> None:
+        nonlocal inside, most
+        with gate.slot(60):
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.01)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=decode_one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 2
+    assert releases  # 480 pixels decoded: the heap was trimmed when the last decode ended
+    with gate.slot(10):
+        pass
+    assert len(releases) <= 4  # small decodes alone never pay for a release each
+
+
+# --- the server, for real: the issue's request against a `thaiocr serve` process ----------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status_mib(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {key} in /proc/{pid}/status")
+
+
+def _post(port: int, body: bytes) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request("POST", "/v1/recognize", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def _wait_for_ping(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not answer /ping")
+
+
+@pytest.fixture
+def serve_process(tmp_path) -> Iterator[Callable[..., tuple[int, int]]]:
+    """``start(*options)`` -> (port, pid) of a ``thaiocr serve`` of the small shipped model."""
+    processes = []
+
+    def start(*options: str) -> tuple[int, int]:
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "thaiocr", "serve", "--model", "shipped-small", "--port", str(port), *options],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "wb"))  # noqa: SIM115
+        processes.append(process)
+        _wait_for_ping(port, process)
+        return port, process.pid
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(30)
+
+
+def _burst(port: int, body: bytes, copies: int) -> list[int]:
+    statuses: list[int] = []
+    threads = [threading.Thread(target=lambda: statuses.append(_post(port, body))) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def _assert_memory_budget(pid: int, start_mib: float) -> None:
+    assert _status_mib(pid, "VmHWM") < 1024, f"peak RSS {_status_mib(pid, 'VmHWM'):.0f} MiB"
+    assert _status_mib(pid, "VmRSS") < start_mib + 100, f"RSS after {_status_mib(pid, 'VmRSS'):.0f} MiB"
+
+
+def test_the_amplification_request_is_refused_at_the_default_limits(serve_process):
+    """16 x an 11 KB 6000 x 6000 PNG took the server to 3.1 GB (four copies of 8: 7.1 GB)."""
+    port, pid = serve_process()
+    start = _status_mib(pid, "VmRSS")
+    png = amplifying_png()
+    assert _post(port, images_json([png] * 16)) == 413
+    assert _burst(port, images_json([png] * 8), 4) == [413] * 4
+    _assert_memory_budget(pid, start)
+
+
+@pytest.mark.slow  # ~9 s: it decodes 32 of the 36-megapixel images
+def test_the_amplification_request_read_with_raised_limits_stays_within_budget(serve_process):
+    port, pid = serve_process("--max-line-pixels", "40000000", "--max-request-pixels", "1000000000")
+    start = _status_mib(pid, "VmRSS")
+    png = amplifying_png()
+    assert _post(port, images_json([png] * 16)) == 200
+    assert _burst(port, images_json([png] * 4), 4) == [200] * 4
+    time.sleep(0.2)
+    _assert_memory_budget(pid, start)
+
+
+# --- the request parser -------------------------------------------------------------------------
+
+
+def test_deeply_nested_json_is_400_bad_json(client):
+    body = b"[" * 100_000 + b"]" * 100_000
+    status, code, _ = error_of(client.post("/v1/recognize", content=body, headers={"Content-Type": "application/json"}))
+    assert (status, code) == (400, "bad_json")
+
+
+# --- predict and ocr: every file read that can be, each one that cannot named -------------------
+
+
+@pytest.fixture
+def mixed_files(tmp_path) -> Path:
+    (tmp_path / "good.png").write_bytes(line_png("123"))
+    (tmp_path / "good2.png").write_bytes(line_png("456"))
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "bomb.png").write_bytes(png_header(30000, 30000))
+    (tmp_path / "text.png").write_text("not an image\n")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "truncated.png").write_bytes(line_png("789")[:120])
+    return tmp_path
+
+
+def test_predict_reads_the_good_files_and_names_each_bad_one(run_cli, mixed_files, monkeypatch):
+    monkeypatch.chdir(mixed_files)
+    code, out, err = run_cli("predict", "--model", "shipped-small", "good.png", "missing.png", "dir/", "bomb.png",
+                             "good2.png")
+    assert code == 1
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["good.png", "good2.png"]
+    errors = [line for line in err.splitlines() if line.startswith("thaiocr: error:")]
+    assert errors == [
+        "thaiocr: error: missing.png: image file not found",
+        "thaiocr: error: dir: is a folder, not an image file",
+        "thaiocr: error: bomb.png: the image is 900,000,000 pixels; the limit is 40,000,000 (--max-pixels)",
+    ]
+    assert "3 of 5 images could not be read" in err
+
+
+def test_predict_names_text_empty_and_truncated_files(run_cli, mixed_files, monkeypatch):
+    monkeypatch.chdir(mixed_files)
+    code, out, err = run_cli("predict", "--model", "shipped-small", "text.png", "good.png", "empty.png",
+                             "truncated.png")
+    assert code == 1 and out.startswith("good.png\t")
+    assert "text.png: not an image in a format Pillow reads" in err
+    assert "empty.png: empty file (0 bytes)" in err
+    assert "truncated.png: not a readable image" in err
+    assert "BufferedReader" not in err
+
+
+def test_ocr_refuses_a_pixel_bomb_naming_the_limit(run_cli, mixed_files):
+    code, _, err = run_cli("ocr", mixed_files / "bomb.png", "--max-pixels", "1000000")
+    assert code == 2
+    assert "900,000,000 pixels; the limit is 1,000,000 (--max-pixels)" in err
+
+
+def test_ocr_on_a_folder_says_it_is_a_folder(run_cli, mixed_files):
+    code, _, err = run_cli("ocr", mixed_files / "dir")
+    assert code == 2 and "is a folder, not an image file" in err
