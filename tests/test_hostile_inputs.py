@@ -11,6 +11,7 @@ import base64
 import http.client
 import io
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -316,3 +317,69 @@ def test_ocr_refuses_a_pixel_bomb_naming_the_limit(run_cli, mixed_files):
 def test_ocr_on_a_folder_says_it_is_a_folder(run_cli, mixed_files):
     code, _, err = run_cli("ocr", mixed_files / "dir")
     assert code == 2 and "is a folder, not an image file" in err
+
+
+# --- the AWS region: --region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile --------
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path) -> Path:
+    """No AWS setting of this machine's leaks in; fake credentials; the profile file to write."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    profile = tmp_path / "aws-config"
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_CONFIG_FILE": str(profile), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    return profile
+
+
+REGION_SOURCES = [
+    ({"AWS_REGION": "ap-southeast-1"}, None, [], "ap-southeast-1"),
+    ({"AWS_DEFAULT_REGION": "eu-west-1"}, None, [], "eu-west-1"),
+    ({}, "[default]\nregion = us-west-2\n", [], "us-west-2"),
+    ({"AWS_REGION": "ap-southeast-1", "AWS_DEFAULT_REGION": "eu-west-1"}, "[default]\nregion = us-west-2\n", [],
+     "ap-southeast-1"),
+    ({"AWS_DEFAULT_REGION": "eu-west-1"}, "[default]\nregion = us-west-2\n", [], "eu-west-1"),
+    ({"AWS_REGION": "ap-southeast-1"}, None, ["--region", "eu-central-1"], "eu-central-1"),
+]
+
+
+@pytest.mark.parametrize(("environ", "profile_text", "options", "expected"), REGION_SOURCES)
+def test_cloud_check_uses_the_documented_region_order(aws_env, monkeypatch, run_cli, tiny_config, environ,
+                                                      profile_text, options, expected):
+    from moto import mock_aws
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    if profile_text:
+        aws_env.write_text(profile_text)
+    with mock_aws():
+        import boto3
+
+        boto3.client("s3", region_name=expected).create_bucket(
+            Bucket="thaiocr-region", **({} if expected == "us-east-1" else
+                                        {"CreateBucketConfiguration": {"LocationConstraint": expected}}))
+        _, out, _ = run_cli("cloud", "check", "-c", tiny_config, "--s3", "s3://thaiocr-region/data", "--role", "r",
+                            *options)
+    assert f"✅ S3 bucket: s3://thaiocr-region reachable in {expected}" in out
+
+
+@pytest.mark.parametrize(("environ", "profile_text", "options", "expected"), REGION_SOURCES)
+def test_cloud_estimate_prices_in_the_same_region(aws_env, monkeypatch, environ, profile_text, options, expected):
+    from thaiocr.cloud.costs import price_region
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    if profile_text:
+        aws_env.write_text(profile_text)
+    assert price_region(options[1] if options else None) == expected
+
+
+def test_without_any_region_the_cloud_commands_say_how_to_set_one(aws_env, run_cli, tiny_config):
+    from thaiocr.cloud.costs import price_region
+
+    code, _, err = run_cli("cloud", "status", "some-job")
+    assert code == 2 and "no AWS region: pass --region or set AWS_REGION" in err
+    assert price_region(None) == "us-east-1"

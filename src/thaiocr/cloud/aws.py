@@ -7,6 +7,7 @@ local ``moto_server`` in the tests.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,13 +68,27 @@ class S3Uri:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def resolve_region(region: str | None = None) -> str:
-    """``region``, else the one boto3 finds (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile)."""
-    if region:
-        return region
-    import boto3
+def find_region(region: str | None = None) -> str | None:
+    """The region every cloud command uses: ``region`` (``--region``), else ``AWS_REGION``, else
+    ``AWS_DEFAULT_REGION``, else the profile's; None when none says.
 
-    found = boto3.session.Session().region_name
+    boto3 itself reads only ``AWS_DEFAULT_REGION`` and the profile, while the AWS CLI v2, the other
+    SDKs and SageMaker's containers set ``AWS_REGION``, so that one is read here first.
+    """
+    found = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if found:
+        return found
+    try:
+        import boto3
+    except ImportError:  # `cloud estimate` prices without the cloud extra
+        return None
+    with aws_errors("reading the AWS profile"):
+        return boto3.session.Session().region_name
+
+
+def resolve_region(region: str | None = None) -> str:
+    """:func:`find_region`, which must find one."""
+    found = find_region(region)
     if not found:
         raise AwsError("no AWS region: pass --region or set AWS_REGION (e.g. ap-southeast-1)")
     return found

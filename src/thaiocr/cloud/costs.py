@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -60,8 +59,11 @@ class Instance:
 
 
 def price_region(region: str | None = None) -> str:
-    """The region to price in: the one given, else ``AWS_REGION``/``AWS_DEFAULT_REGION``, else us-east-1."""
-    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or PRICE_REGION
+    """The region to price in: the one the other cloud commands would use (see
+    :func:`~thaiocr.cloud.aws.find_region`), else us-east-1."""
+    from thaiocr.cloud.aws import find_region
+
+    return find_region(region) or PRICE_REGION
 
 
 def money(usd: float) -> str:
