@@ -271,7 +271,8 @@ def _add_cloud_commands(sub: argparse._SubParsersAction) -> None:
                            description="Train on Amazon SageMaker with boto3; see docs/cloud.md.")
     actions = cloud.add_subparsers(dest="cloud_command", required=True, metavar="ACTION")
     region = argparse.ArgumentParser(add_help=False)
-    region.add_argument("--region", default=None, help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's)")
+    region.add_argument("--region", default=None,
+                        help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's)")
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument("--s3", "--bucket", dest="s3", required=True, metavar="S3_URI",
                         help="the dataset's S3 folder, as given to `cloud upload` (s3://bucket/prefix)")
