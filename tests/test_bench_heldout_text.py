@@ -45,6 +45,7 @@ def test_prose_lines_are_60_to_100_code_points_of_mostly_unspaced_words():
     assert all(PROSE_LENGTH[0] <= len(text) <= PROSE_LENGTH[1] for text in lines)
     assert sum(text.count(" ") for text in lines) / sum(map(len, lines)) < 0.1
     assert any(ch.isdigit() for text in lines for ch in text)
+    assert not any(text.startswith(("ๆ", "ฯ")) or " ๆ" in text or " ฯ" in text for text in lines)
 
 
 def test_scale_ink_sets_the_ink_height():
