@@ -383,3 +383,39 @@ def test_without_any_region_the_cloud_commands_say_how_to_set_one(aws_env, run_c
     code, _, err = run_cli("cloud", "status", "some-job")
     assert code == 2 and "no AWS region: pass --region or set AWS_REGION" in err
     assert price_region(None) == "us-east-1"
+
+
+# --- killed writes: stale temp files ------------------------------------------------------------
+
+
+def test_the_trainer_removes_the_temp_files_a_killed_write_left(copy_run, tiny_run, make_train_argv, capsys):
+    from thaiocr.cli import main
+
+    run = copy_run()
+    stale = [run / ".latest.pt.k3j2h_0q.tmp", run / ".best_accuracy.pt.a1b2c3d4.tmp",
+             run / "best_model" / ".inference.onnx.zz9y8x7w.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a checkpoint")
+    kept = [run / ".keep", run / "notes.tmp", run / "best_model" / ".hidden"]
+    for path in kept:
+        path.write_text("the user's\n")
+    argv = make_train_argv(tiny_run.data_dir, run, "-o", f"Global.epoch_num={tiny_run.epochs}")
+    assert main(argv) == 0
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)
+    assert "Removed 3 temp files of an interrupted write" in capsys.readouterr().err
+
+
+def test_publish_leaves_dotfiles_and_temp_files_out_of_the_model(tmp_path):
+    from thaiocr.cloud.container import publish
+
+    run = tmp_path / "run"
+    (run / "best_model").mkdir(parents=True)
+    for name in ("latest.pt", ".latest.pt.k3j2h_0q.tmp", ".DS_Store", "best_model/inference.onnx",
+                 "best_model/.inference.onnx.abcdefgh.tmp", "best_model/partial.tmp"):
+        (run / name).write_bytes(b"x")
+    (run / ".cache").mkdir()
+    (run / ".cache" / "data").write_bytes(b"x")
+    publish(run, tmp_path / "model")
+    published = sorted(str(p.relative_to(tmp_path / "model")) for p in (tmp_path / "model").rglob("*"))
+    assert published == ["best_model", "best_model/inference.onnx", "latest.pt"]

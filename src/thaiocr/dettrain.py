@@ -44,7 +44,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.model import count_parameters, inference_mode
 from thaiocr.onnxmodel import cpu_session
-from thaiocr.train import build_optimizer, pick_device, seed_everything
+from thaiocr.train import build_optimizer, pick_device, remove_stale_writes, seed_everything
 
 DET_CHECKPOINT_FORMAT = "thaiocr-det-checkpoint/1"
 OPSET = 17
@@ -226,6 +226,7 @@ class DetTrainer:
         if source:
             self._restore(source)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_writes(self.run_dir)
         atomic_write_text(self.run_dir / "config.yml", self.config.to_yaml())
         _say(f"Training a DB detector of {count_parameters(self.model):,} parameters on {self.device}: "
              f"{len(samples)} training pages, {len(eval_pages)} held-out pages, "

@@ -6,6 +6,7 @@ A reader (or a run resumed after SIGKILL) sees either the old file or the new on
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,6 +22,11 @@ def _file_mode() -> int:
 
 
 FILE_MODE = _file_mode()  # read once: changing the umask is process-wide and not thread-safe
+
+
+# The temp files of atomic_write: ``.NAME.`` + mkstemp's 8 random characters + ``.tmp``. A process
+# killed mid-write (SIGKILL, power loss) leaves one behind; nothing else removes it.
+TEMP_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
@@ -39,6 +45,17 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temp files an interrupted :func:`atomic_write` left in ``folder`` (not below it);
+    the paths removed. Call it only where no other process is writing into the folder."""
+    if not Path(folder).is_dir():
+        return []
+    stale = [path for path in Path(folder).iterdir() if TEMP_FILE.fullmatch(path.name) and path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

@@ -34,7 +34,7 @@ from thaiocr.distributed import DistContext, init_distributed
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
-from thaiocr.fileio import atomic_copy, atomic_write_text
+from thaiocr.fileio import atomic_copy, atomic_write_text, remove_stale_temp_files
 from thaiocr.finetune import load_pretrained
 from thaiocr.model import CRNN, build_model, check_input_height, count_parameters
 from thaiocr.report import write_training_curves
@@ -80,6 +80,15 @@ class _State:
 
 def _say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
+
+
+def remove_stale_writes(run_dir: Path) -> None:
+    """Delete the temp files of checkpoint and model writes that a killed run left in its folder
+    (``.latest.pt.*.tmp`` ...), which would otherwise stay forever and be packed with the model."""
+    stale = [path for folder in (run_dir, run_dir / "best_model") for path in remove_stale_temp_files(folder)]
+    if stale:
+        noun = "file" if len(stale) == 1 else "files"
+        _say(f"Removed {len(stale)} temp {noun} of an interrupted write: {', '.join(p.name for p in stale)}")
 
 
 def pick_device(use_gpu: bool, local_rank: int = 0) -> torch.device:
@@ -187,6 +196,7 @@ class Trainer:
 
     def _prepare_run_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_writes(self.run_dir)
         atomic_write_text(self.run_dir / "config.yml", self.config.to_yaml())
 
     # --- checkpoints ------------------------------------------------------------------------

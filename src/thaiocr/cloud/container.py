@@ -198,15 +198,25 @@ def job_config(recipe: JobRecipe, env: SageMakerEnv, workdir: Path, use_gpu: boo
 
 
 def publish(run_dir: Path, model_dir: Path) -> None:
-    """Copy the run folder into the model folder (when it trained elsewhere, i.e. in the checkpoints)."""
+    """Copy the run folder into the model folder (when it trained elsewhere, i.e. in the checkpoints).
+
+    Hidden files and temp files (an interrupted checkpoint write's ``.latest.pt.*.tmp``) stay out
+    of the model archive."""
     if run_dir.resolve() == model_dir.resolve():
         return
     model_dir.mkdir(parents=True, exist_ok=True)
     for item in run_dir.iterdir():
+        if _unpublished(item.name):
+            continue
         if item.is_dir():
-            shutil.copytree(item, model_dir / item.name, dirs_exist_ok=True)
+            shutil.copytree(item, model_dir / item.name, dirs_exist_ok=True,
+                            ignore=lambda _, names: [name for name in names if _unpublished(name)])
         else:
             shutil.copy2(item, model_dir / item.name)
+
+
+def _unpublished(name: str) -> bool:
+    return name.startswith(".") or name.endswith(".tmp")
 
 
 def run_job(env: SageMakerEnv, progress: bool = True, use_gpu: bool | None = None) -> TrainResult:
