@@ -12,6 +12,7 @@ import http.client
 import io
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -419,3 +420,54 @@ def test_publish_leaves_dotfiles_and_temp_files_out_of_the_model(tmp_path):
     publish(run, tmp_path / "model")
     published = sorted(str(p.relative_to(tmp_path / "model")) for p in (tmp_path / "model").rglob("*"))
     assert published == ["best_model", "best_model/inference.onnx", "latest.pt"]
+
+
+# --- odd archives (a downloaded model.tar.gz) ---------------------------------------------------
+
+
+def tar_gz(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
+    """``(name, kind, content)``: kind ``file`` (bytes), ``dir``, ``sym`` or ``link`` (the target)."""
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, kind, content in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "link": tarfile.LNKTYPE}[kind]
+            info.linkname = content if kind != "dir" else ""
+            archive.addfile(info)
+    return path
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ([("a", "sym", "b"), ("b", "sym", "a")], "link 'a' -> 'b' is part of a loop"),
+    ([("self", "sym", "self")], "is part of a loop"),
+    ([("x", "file", b"1"), ("x/y", "file", b"2")], "'x' is a file, and 'x/y' needs it to be a folder"),
+    ([("x", "file", b"1"), ("x", "dir", "")], "'x' is a file, and 'x' needs it to be a folder"),
+    ([("link", "sym", "latest.pt"), ("latest.pt", "file", b"1"), ("link/z", "file", b"2")],
+     "'link' is a file, and 'link/z' needs it to be a folder"),
+    ([(".", "file", b"I would replace the folder")], "'.' names the folder itself"),
+    ([("./", "sym", "a"), ("a", "file", b"1")], "names the folder itself"),
+])
+def test_odd_archives_are_clean_errors(tmp_path, members, message):
+    from thaiocr.cloud.artifacts import extract_safely
+    from thaiocr.errors import ThaiOCRError
+
+    archive = tar_gz(tmp_path / "model.tar.gz", members)
+    with pytest.raises(ThaiOCRError, match=re.escape(message)):
+        extract_safely(archive, tmp_path / "out")
+    assert not (tmp_path / "out").is_file()
+
+
+def test_an_archive_of_a_dot_folder_unpacks_as_usual(tmp_path):
+    from thaiocr.cloud.artifacts import extract_safely
+
+    archive = tar_gz(tmp_path / "model.tar.gz", [(".", "dir", ""), ("./best_model", "dir", ""),
+                                                 ("./best_model/inference.onnx", "file", b"onnx"),
+                                                 ("./latest.pt", "file", b"pt"), ("./copy.pt", "sym", "latest.pt")])
+    extract_safely(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "best_model" / "inference.onnx").read_bytes() == b"onnx"
+    assert (tmp_path / "out" / "copy.pt").read_bytes() == b"pt"

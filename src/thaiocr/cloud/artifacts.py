@@ -49,7 +49,41 @@ def check_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
                                    "the folder")
         elif not (member.isfile() or member.isdir()):
             raise ThaiOCRError(f"unsafe archive: {member.name!r} is neither a file, a folder nor a link")
+        if not member.isdir() and not _parts(member):
+            raise ThaiOCRError(f"unsafe archive: {member.name!r} names the folder itself, not a file in it")
+    _check_files_and_folders(members)
+    _check_link_chains(members)
     return members
+
+
+def _parts(member: tarfile.TarInfo) -> tuple[str, ...]:
+    """The member's path below the folder: ``./a//b`` -> ``('a', 'b')``, ``.`` -> ``()``."""
+    return PurePosixPath(posixpath.normpath(member.name)).parts
+
+
+def _check_files_and_folders(members: list[tarfile.TarInfo]) -> None:
+    """No name is a file (or link) in one place and a folder, or the folder of another member, in another."""
+    files = {_parts(m): m.name for m in members if not m.isdir()}
+    for member in members:
+        parts = _parts(member)
+        for depth in range(1, len(parts) + (1 if member.isdir() else 0)):
+            if parts[:depth] in files:
+                raise ThaiOCRError(f"unsafe archive: {files[parts[:depth]]!r} is a file, and {member.name!r} "
+                                   "needs it to be a folder")
+
+
+def _check_link_chains(members: list[tarfile.TarInfo]) -> None:
+    """No link leads, through other links, back to itself (reading one would never end)."""
+    by_name = {posixpath.normpath(m.name): m for m in members}
+    for member in members:
+        seen: set[str] = set()
+        current: tarfile.TarInfo | None = member
+        while current is not None and (current.issym() or current.islnk()):
+            name = posixpath.normpath(current.name)
+            if name in seen:
+                raise ThaiOCRError(f"unsafe archive: link {member.name!r} -> {member.linkname!r} is part of a loop")
+            seen.add(name)
+            current = by_name.get(_link_target(current))
 
 
 def extract_safely(tar_path: Path, dest: Path) -> None:
@@ -57,7 +91,7 @@ def extract_safely(tar_path: Path, dest: Path) -> None:
     try:
         with tarfile.open(tar_path, "r:*") as archive:
             for member in check_members(archive):
-                target = dest.joinpath(*PurePosixPath(member.name).parts)
+                target = dest.joinpath(*_parts(member))
                 if member.isdir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
