@@ -24,3 +24,11 @@ def test_batches_keep_height_cap_width_and_pad_with_zero():
     assert batch.shape == (2, 3, 32, 64)
     assert np.all(batch[0, :, :, :32] == 1.0) and np.all(batch[0, :, :, 32:] == 0.0)
     assert np.all(batch[1] == -1.0)
+
+
+def test_scale_keeps_a_wide_line_whole_and_is_resize_for_a_line_that_fits():
+    pre = Preprocess(height=32, max_width=64)
+    rng = np.random.default_rng(0)
+    short, wide = (open_image(rng.integers(0, 256, (16, w, 3), dtype=np.uint8)) for w in (30, 100))
+    assert np.array_equal(pre.scale(short), pre.resize(short)) and pre.scale(short).shape == (32, 60, 3)
+    assert pre.scale(wide).shape == (32, 200, 3) and pre.resize(wide).shape == (32, 64, 3)

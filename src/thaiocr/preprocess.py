@@ -1,7 +1,8 @@
 """The one preprocessing path shared by training, evaluation, export checks, prediction and serving.
 
 It follows PaddleOCR's recognition contract: 3 channels in BGR order, fixed height, width from the
-aspect ratio (capped at the configured maximum), values ``(x / 255 - 0.5) / 0.5``, batches
+aspect ratio (capped at the configured maximum: training squeezes a wider line, reading cuts it
+into pieces, see :mod:`thaiocr.linecut`), values ``(x / 255 - 0.5) / 0.5``, batches
 right-padded with 0 (after normalisation) to the widest image in the batch.
 """
 
@@ -85,15 +86,22 @@ class Preprocess:
             "pad_value": 0.0,
         }
 
+    def scaled_width(self, width: int, height: int) -> int:
+        """The width of an image ``width`` x ``height`` scaled to the model's height, aspect ratio kept."""
+        return max(MIN_WIDTH, math.ceil(self.height * width / max(height, 1)))
+
     def target_width(self, width: int, height: int) -> int:
-        scaled = math.ceil(self.height * width / max(height, 1))
-        return max(MIN_WIDTH, min(self.max_width, scaled))
+        return min(self.max_width, self.scaled_width(width, height))
 
     def resize(self, image: Image.Image) -> np.ndarray:
-        """RGB PIL image -> BGR uint8 array of shape ``[height, w, 3]``, aspect ratio kept."""
-        w = self.target_width(*image.size)
-        resized = image.convert("RGB").resize((w, self.height), Image.Resampling.BILINEAR)
-        return np.ascontiguousarray(np.asarray(resized)[:, :, ::-1])
+        """RGB PIL image -> BGR uint8 array of shape ``[height, w, 3]``, aspect ratio kept; an image
+        wider than ``max_width`` at the model's height is squeezed to it (as training does)."""
+        return _resized_bgr(image, self.target_width(*image.size), self.height)
+
+    def scale(self, image: Image.Image) -> np.ndarray:
+        """Like :meth:`resize`, but a wide image keeps its whole width (for reading, which cuts
+        such a line into pieces with :func:`thaiocr.linecut.cut_line`); the same array otherwise."""
+        return _resized_bgr(image, self.scaled_width(*image.size), self.height)
 
     def batch(self, resized: list[np.ndarray]) -> np.ndarray:
         """Resized BGR uint8 arrays -> float32 ``[N, 3, height, widest]``, right-padded with 0."""
@@ -106,6 +114,11 @@ class Preprocess:
     def __call__(self, images: list) -> np.ndarray:
         """Images (paths, bytes or PIL) -> the model's input batch."""
         return self.batch([self.resize(open_image(img)) for img in images])
+
+
+def _resized_bgr(image: Image.Image, width: int, height: int) -> np.ndarray:
+    resized = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(resized)[:, :, ::-1])
 
 
 def normalize(bgr: np.ndarray) -> np.ndarray:
