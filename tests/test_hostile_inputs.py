@@ -303,7 +303,7 @@ def test_predict_names_text_empty_and_truncated_files(run_cli, mixed_files, monk
     code, out, err = run_cli("predict", "--model", "shipped-small", "text.png", "good.png", "empty.png",
                              "truncated.png")
     assert code == 1 and out.startswith("good.png\t")
-    assert "text.png: not an image in a format Pillow reads" in err
+    assert "text.png: not a readable image (no format Pillow reads)" in err
     assert "empty.png: empty file (0 bytes)" in err
     assert "truncated.png: not a readable image" in err
     assert "BufferedReader" not in err
@@ -471,3 +471,37 @@ def test_an_archive_of_a_dot_folder_unpacks_as_usual(tmp_path):
     extract_safely(archive, tmp_path / "out")
     assert (tmp_path / "out" / "best_model" / "inference.onnx").read_bytes() == b"onnx"
     assert (tmp_path / "out" / "copy.pt").read_bytes() == b"pt"
+
+
+# --- cosmetic: messages that name the right thing ----------------------------------------------
+
+
+@pytest.fixture
+def labels_with_a_text_image(tmp_path) -> Path:
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(line_png("12"))
+    (tmp_path / "imgs" / "b.png").write_text("not an image\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("imgs/a.png\t12\nimgs/b.png\t34\n", encoding="utf-8")
+    return labels
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_an_undecodable_image_of_a_label_file_is_named_by_file_and_line(run_cli, labels_with_a_text_image, tmp_path,
+                                                                         command):
+    extra = ["--out", tmp_path / "p.tsv"] if command == "predict" else []
+    code, _, err = run_cli(command, "--model", "shipped-small", "--labels", labels_with_a_text_image, *extra)
+    assert code == 2
+    assert f"{labels_with_a_text_image}:2: " in err and "b.png: not a readable image (no format Pillow reads)" in err
+    assert "BufferedReader" not in err
+
+
+def test_predict_labels_writes_the_image_paths_as_the_label_file_has_them(run_cli, tmp_path, monkeypatch):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(line_png("12"))
+    (tmp_path / "labels.txt").write_text("imgs/a.png\t12\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path.parent)
+    code, _, _ = run_cli("predict", "--model", "shipped-small", "--labels", Path(tmp_path.name) / "labels.txt",
+                         "--out", tmp_path / "p.tsv")
+    assert code == 0
+    assert (tmp_path / "p.tsv").read_text(encoding="utf-8").split("\t")[0] == "imgs/a.png"

@@ -198,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None, metavar="HTML",
                    help="also write a self-contained HTML report: breakdowns by length and font, character "
                         "confusions, the worst lines with their images")
+    _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (+ dict.txt, config.yml) with a parity check")

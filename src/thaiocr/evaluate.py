@@ -12,8 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from PIL import Image
+
 from thaiocr.charset import normalize_text
-from thaiocr.data import read_labelled_images
+from thaiocr.data import DataError, Sample, read_labelled_images
+from thaiocr.imageload import DEFAULT_MAX_PIXELS, decode, line_target
+from thaiocr.preprocess import ImageError, Preprocess
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -137,15 +141,32 @@ def compute_metrics(predictions: Sequence[str], truths: Sequence[str]) -> Metric
 
 
 class _Reader(Protocol):
-    """Anything that reads line images, e.g. ``predict.Recognizer``."""
+    """Anything that reads line images with a model's preprocessing, e.g. ``predict.Recognizer``."""
+
+    @property
+    def preprocess(self) -> Preprocess: ...
 
     def __call__(self, images: list, batch_size: int = ...) -> list: ...
 
 
-def evaluate_label_file(reader: _Reader, labels: Path, batch_size: int = 32) -> tuple[Metrics, list[LineResult]]:
+def evaluate_label_file(reader: _Reader, labels: Path, batch_size: int = 32,
+                        max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Metrics, list[LineResult]]:
     """Score a model on every line of a PaddleOCR label file (image paths relative to it)."""
     samples = read_labelled_images(Path(labels))
-    images = [s.image_path for s in samples]
+    images = decode_samples(samples, reader.preprocess, max_pixels)
     predictions = [p.text for p in reader(images, batch_size=batch_size)]
-    results = compare_lines(predictions, [s.text for s in samples], images)
+    results = compare_lines(predictions, [s.text for s in samples], [s.image_path for s in samples])
     return summarize(results), results
+
+
+def decode_samples(samples: Sequence[Sample], preprocess: Preprocess, max_pixels: int) -> list[Image.Image]:
+    """Each sample's image at the size the model reads it; an unreadable one stops with
+    ``labels.txt:N: path: why``."""
+    target = line_target(preprocess)
+    images = []
+    for sample in samples:
+        try:
+            images.append(decode(sample.image_path, str(sample.image_path), max_pixels, target=target))
+        except ImageError as exc:
+            raise DataError(f"{sample.source}:{sample.line}: {exc}") from None
+    return images

@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from thaiocr.preprocess import ImageError, Preprocess
 
+DEFAULT_MAX_PIXELS = 40_000_000  # the largest image the commands and the server decode by default
 # Past this factor between the image and the target size, the image is first reduced by whole-pixel
 # averaging (fast, little memory); below it the bilinear resize alone runs, as in Preprocess.resize.
 REDUCING_GAP = 3.0
@@ -89,7 +90,7 @@ def _bomb_message(name: str, pillow_message: str, limit: int, option: str) -> st
 
 def _not_an_image(stream: io.IOBase) -> str:
     stream.seek(0, io.SEEK_END)
-    return "empty file (0 bytes)" if stream.tell() == 0 else "not an image in a format Pillow reads"
+    return "empty file (0 bytes)" if stream.tell() == 0 else "not a readable image (no format Pillow reads)"
 
 
 def image_size(source: Source, name: str, limit: int, option: str) -> tuple[int, int]:
