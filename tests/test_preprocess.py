@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from PIL import Image
 
-from thaiocr.preprocess import ImageError, Preprocess, open_image
+from thaiocr.preprocess import MAX_PIECES, ImageError, Preprocess, open_image
 
 
 def test_bgr_arrays_open_as_rgb():
@@ -32,3 +33,10 @@ def test_scale_keeps_a_wide_line_whole_and_is_resize_for_a_line_that_fits():
     short, wide = (open_image(rng.integers(0, 256, (16, w, 3), dtype=np.uint8)) for w in (30, 100))
     assert np.array_equal(pre.scale(short), pre.resize(short)) and pre.scale(short).shape == (32, 60, 3)
     assert pre.scale(wide).shape == (32, 200, 3) and pre.resize(wide).shape == (32, 64, 3)
+    assert pre.target_width(100, 16) == 200
+
+
+def test_a_strip_longer_than_max_pieces_inputs_is_squeezed_to_that():
+    pre = Preprocess(height=32, max_width=64)
+    assert pre.target_width(5000, 2) == MAX_PIECES * 64
+    assert pre.scale(Image.new("RGB", (5000, 2))).shape == (32, MAX_PIECES * 64, 3)

@@ -19,6 +19,9 @@ from PIL import Image, UnidentifiedImageError
 from thaiocr.errors import ThaiOCRError
 
 MIN_WIDTH = 4  # the model divides the width by 4; narrower images would give no time step
+# A line is read in at most this many pieces of the model's width (at 48 x 720: 5,760 px, some 280
+# Thai characters); a longer strip is squeezed to that, which bounds what a decoded line holds.
+MAX_PIECES = 8
 
 
 class ImageError(ThaiOCRError):
@@ -86,22 +89,22 @@ class Preprocess:
             "pad_value": 0.0,
         }
 
-    def scaled_width(self, width: int, height: int) -> int:
-        """The width of an image ``width`` x ``height`` scaled to the model's height, aspect ratio kept."""
-        return max(MIN_WIDTH, math.ceil(self.height * width / max(height, 1)))
-
     def target_width(self, width: int, height: int) -> int:
-        return min(self.max_width, self.scaled_width(width, height))
+        """The width a ``width`` x ``height`` line is read at: scaled to the model's height, aspect
+        ratio kept. A line wider than ``max_width`` keeps its width, as the recogniser reads it in
+        pieces, up to ``MAX_PIECES`` times ``max_width``; a longer one is squeezed to that."""
+        scaled = math.ceil(self.height * width / max(height, 1))
+        return max(MIN_WIDTH, min(MAX_PIECES * self.max_width, scaled))
 
     def resize(self, image: Image.Image) -> np.ndarray:
         """RGB PIL image -> BGR uint8 array of shape ``[height, w, 3]``, aspect ratio kept; an image
         wider than ``max_width`` at the model's height is squeezed to it (as training does)."""
-        return _resized_bgr(image, self.target_width(*image.size), self.height)
+        return _resized_bgr(image, min(self.max_width, self.target_width(*image.size)), self.height)
 
     def scale(self, image: Image.Image) -> np.ndarray:
-        """Like :meth:`resize`, but a wide image keeps its whole width (for reading, which cuts
-        such a line into pieces with :func:`thaiocr.linecut.cut_line`); the same array otherwise."""
-        return _resized_bgr(image, self.scaled_width(*image.size), self.height)
+        """Like :meth:`resize`, but to :meth:`target_width`: a line wider than ``max_width`` keeps its
+        width, for the recogniser to cut into pieces (:func:`thaiocr.linecut.cut_line`)."""
+        return _resized_bgr(image, self.target_width(*image.size), self.height)
 
     def batch(self, resized: list[np.ndarray]) -> np.ndarray:
         """Resized BGR uint8 arrays -> float32 ``[N, 3, height, widest]``, right-padded with 0."""
