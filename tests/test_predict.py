@@ -11,9 +11,10 @@ from thaiocr.checkpoint import make_payload, save_checkpoint
 from thaiocr.config import ArchitectureConfig
 from thaiocr.errors import ThaiOCRError
 from thaiocr.export import export_onnx
+from thaiocr.linecut import cut_line, join_readings
 from thaiocr.model import build_model
 from thaiocr.predict import Prediction, Recognizer, predict_label_file
-from thaiocr.preprocess import Preprocess
+from thaiocr.preprocess import Preprocess, open_image
 
 CHARSET = Charset.from_chars(list("0123456789๐๑๒"))
 PREPROCESS = Preprocess(32, 128)
@@ -78,10 +79,36 @@ def test_recognizer_from_parts_matches_the_exported_model(run_dir, model, images
 
 def test_results_keep_the_input_order(run_dir, images):
     recognizer = Recognizer.from_path(run_dir)
-    forward = texts(recognizer(images, batch_size=2))  # widths all differ: the same batches either way
-    backward = texts(recognizer(images[::-1], batch_size=2))
+    fitting = [image for image in images if PREPROCESS.target_width(*image.size) <= PREPROCESS.max_width]
+    forward = texts(recognizer(fitting, batch_size=2))  # widths all differ: the same batches either way
+    backward = texts(recognizer(fitting[::-1], batch_size=2))
     assert backward == forward[::-1] and len(set(forward)) > 1
+    with_pieces = texts(recognizer(images, batch_size=64))  # one wide image, cut: one batch either way
+    assert texts(recognizer(images[::-1], batch_size=64)) == with_pieces[::-1]
     assert recognizer([]) == []
+
+
+def test_a_wide_line_is_read_in_pieces_batched_with_the_other_lines(model, images):
+    rng = np.random.default_rng(1)
+    wide = np.full((32, 520, 3), 255, dtype=np.uint8)
+    for start in range(0, 500, 50):  # glyph-like patches of noise with blank gaps between them
+        wide[4:28, start + 6 : start + 46] = rng.integers(0, 120, (24, 40, 3))
+    fitting = [images[0], images[3]]
+    calls: list[int] = []
+
+    def recorded(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(batch)), dim=2).numpy()
+
+    recognizer = Recognizer.from_backend(recorded, CHARSET, PREPROCESS, "recorded")
+    predictions = recognizer([fitting[0], wide, fitting[1]])
+    cut = cut_line(PREPROCESS.scale(open_image(wide)), PREPROCESS.max_width)
+    assert len(cut.pieces) >= 4 and calls == [2 + len(cut.pieces)]  # every line and piece in one model call
+    alone = recognizer.read_batch([PREPROCESS.resize(fitting[0]), *cut.pieces, PREPROCESS.resize(fitting[1])])
+    pieces_text, pieces_confidence = zip(*alone[1:-1], strict=True)
+    joined = join_readings(pieces_text, pieces_confidence, cut.separators)
+    assert [(p.text, p.confidence) for p in predictions] == [alone[0], joined, alone[-1]]
 
 
 def test_paths_bytes_and_bgr_arrays_are_read_like_pil_images(tmp_path, run_dir, images):

@@ -1,7 +1,8 @@
 """One inference path for exported (``.onnx``) and training (``.pt``) models.
 
-preprocess (the shared ``Preprocess``) -> run (ONNX Runtime or PyTorch) -> CTC greedy decode
-(``Charset.decode_greedy``). Only the middle step differs between the two kinds of model.
+preprocess (the shared ``Preprocess``; a line wider than the model's input cut into pieces by
+``linecut``) -> run (ONNX Runtime or PyTorch) -> CTC greedy decode (``Charset.decode_greedy``; cut
+pieces' readings joined again). Only the middle step differs between the two kinds of model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from thaiocr.charset import Charset, CharsetError
 from thaiocr.data import read_labelled_images
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_text
+from thaiocr.linecut import cut_line, join_readings
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
 from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name, shipped_model_dir
@@ -90,21 +92,32 @@ class Recognizer:
     def __call__(self, images: Sequence, batch_size: int = 32) -> list[Prediction]:
         """Read each image: a path, bytes, a PIL image or a decoded BGR ``uint8`` array (as cv2 gives).
 
-        Images are batched by width, so that little padding is computed; results keep input order.
+        A line wider than the model's input at its height is cut at gaps into pieces that fit, and
+        their readings joined (see :mod:`thaiocr.linecut`). Lines and pieces are batched together
+        by width, so that little padding is computed; results keep input order.
         """
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        resized = [self._preprocess.resize(open_image(image)) for image in images]
-        order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
-        predictions: list[Prediction | None] = [None] * len(resized)
+        lines = [cut_line(self._preprocess.scale(open_image(image)), self._preprocess.max_width) for image in images]
+        readings = iter(self._read_pieces([piece for line in lines for piece in line.pieces], batch_size))
+        predictions = []
+        for line in lines:
+            texts, confidences = zip(*(next(readings) for _ in line.pieces), strict=True)
+            predictions.append(Prediction(*join_readings(texts, confidences, line.separators)))
+        return predictions
+
+    def _read_pieces(self, pieces: list[np.ndarray], batch_size: int) -> list[tuple[str, float]]:
+        """Each piece's reading, in order; read in batches of pieces of similar width."""
+        order = sorted(range(len(pieces)), key=lambda i: pieces[i].shape[1])
+        readings: list[tuple[str, float]] = [("", 1.0)] * len(pieces)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            for i, (text, confidence) in zip(chunk, self.read_batch([resized[i] for i in chunk]), strict=True):
-                predictions[i] = Prediction(text, confidence)
-        return predictions  # type: ignore[return-value]  # every slot is filled above
+            for i, reading in zip(chunk, self.read_batch([pieces[i] for i in chunk]), strict=True):
+                readings[i] = reading
+        return readings
 
     def read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
-        """Read lines already resized by ``self.preprocess.resize`` (one model call)."""
+        """Read lines already resized by ``self.preprocess.resize`` (one model call; no cutting)."""
         probs = self._backend(self._preprocess.batch(resized))
         try:
             return self._charset.decode_greedy(probs)
