@@ -212,7 +212,7 @@ def test_strict_policy_raises_with_summary_and_hint(data_dir: Path) -> None:
     with pytest.raises(DataError) as caught:
         load_split(dataset_config(data_dir, labels), DIGITS, 10, PRE, split="Eval")
     message = str(caught.value)
-    assert message.startswith("Eval: 2 lines, 1 good samples, 1 problems")
+    assert message.startswith("Eval: 2 lines, 1 good samples, 1 problem")
     assert f"{labels}:2: image 'nothere.png' not found" in message
     assert "set Eval.dataset.on_bad_data: skip" in message
 
@@ -222,7 +222,7 @@ def test_skip_policy_keeps_good_samples_and_warns(data_dir: Path, caplog: pytest
     with caplog.at_level(logging.WARNING, logger="thaiocr.data"):
         dataset = load_split(dataset_config(data_dir, labels, on_bad_data="skip"), DIGITS, 10, PRE)
     assert [s.text for s in dataset.samples] == ["1", "3"]
-    assert "1 problems" in caplog.text and f"{labels}:2:" in caplog.text
+    assert "Train: 1 problem;" in caplog.text and f"{labels}:2:" in caplog.text
 
 
 @pytest.mark.parametrize("policy", ["strict", "skip"])

@@ -186,7 +186,7 @@ def test_merge_writes_a_duplicate_once_and_reports_it(tmp_path: Path) -> None:
     result = merge_datasets([a, b], tmp_path / "out", progress=False)
     assert [t for _, t in label_lines(tmp_path / "out/rec_gt_train.txt")] == ["1", "2", "9"]
     assert len(result.duplicates) == 1 and f"{b}:1 repeats {a}:1 (left out)" in result.duplicates[0]
-    assert "1 duplicates" in result.summary()
+    assert "1 duplicate (same image bytes and label)" in result.summary()
 
 
 def test_merge_reports_a_line_in_both_train_and_val(tmp_path: Path) -> None:
@@ -296,7 +296,7 @@ def test_convert_refuses_to_overwrite_an_image_without_force(tmp_path: Path) -> 
     png(tmp_path / "src/a.png", shade=0)
     source = write(tmp_path / "src/gt.csv", "a.png,1\n")
     old = png(tmp_path / "out/thai_data/train/a.png", shade=255).read_bytes()
-    with pytest.raises(DataToolError, match="exist already"):
+    with pytest.raises(DataToolError, match="exists already"):
         convert_dataset(source, "csv", tmp_path / "out", progress=False)
     assert (tmp_path / "out/thai_data/train/a.png").read_bytes() == old
     assert not (tmp_path / "out/rec_gt_train.txt").exists()
@@ -355,7 +355,7 @@ def test_a_label_file_not_in_utf8_is_named_with_its_line(tmp_path: Path, run_cli
 def test_skip_bad_leaves_bad_lines_out_and_lists_them(tmp_path: Path, run_cli: Run) -> None:
     labels = bad_label_file(tmp_path, "gone.png\t1")
     code, out, _ = run_cli("-q", "data", "merge", labels, "--out", tmp_path / "out", "--skip-bad")
-    assert code == 0 and "left out 1 bad lines" in out and f"{labels}:2: image 'gone.png' not found" in out
+    assert code == 0 and "left out 1 bad line:" in out and f"{labels}:2: image 'gone.png' not found" in out
     assert [t for _, t in label_lines(tmp_path / "out/labels.txt")] == ["1"]
 
 
@@ -372,7 +372,7 @@ def test_skip_bad_leaves_bad_lines_out_and_lists_them(tmp_path: Path, run_cli: R
 def test_convert_names_the_bad_line(tmp_path: Path, fmt: str, name: str, content: str, fragment: str) -> None:
     png(tmp_path / "src/a.png")
     png(tmp_path / "outside.png")
-    with pytest.raises(DataToolError, match="bad lines") as info:
+    with pytest.raises(DataToolError, match="1 bad line:") as info:
         convert_dataset(write(tmp_path / "src" / name, content), fmt, tmp_path / "out", progress=False)
     assert fragment in str(info.value)
     assert not (tmp_path / "out").exists()

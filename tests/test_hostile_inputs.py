@@ -505,3 +505,35 @@ def test_predict_labels_writes_the_image_paths_as_the_label_file_has_them(run_cl
                          "--out", tmp_path / "p.tsv")
     assert code == 0
     assert (tmp_path / "p.tsv").read_text(encoding="utf-8").split("\t")[0] == "imgs/a.png"
+
+
+def dataset_with_train_line(folder: Path, line: str) -> list[str]:
+    """A dataset whose validation line is good and whose one training line is ``line``: its -o args."""
+    from conftest import data_overrides
+
+    (folder / "ok.png").write_bytes(line_png("1"))
+    (folder / "rec_gt_val.txt").write_text("ok.png\t1\n", encoding="utf-8")
+    (folder / "rec_gt_train.txt").write_text(line + "\n", encoding="utf-8")
+    return data_overrides(folder)
+
+
+def test_one_problem_is_not_one_problems(run_cli, tmp_path, tiny_config):
+    code, out, err = run_cli("data", "check", "-c", tiny_config, *dataset_with_train_line(tmp_path, "gone.png\t1"))
+    assert code == 1 and "❌ not ready: 1 problem" in err and "1 problems" not in out + err
+
+
+def test_a_folder_named_as_an_image_in_a_label_file_is_called_a_folder(run_cli, tmp_path, tiny_config):
+    (tmp_path / "sub.png").mkdir()
+    _, out, _ = run_cli("data", "check", "-c", tiny_config, *dataset_with_train_line(tmp_path, "sub.png\t1"))
+    assert "image 'sub.png' in data_dir" in out and "is a folder, not an image file" in out
+
+
+def test_a_bad_override_is_blamed_on_the_override_not_the_recipe(run_cli, tiny_config):
+    code, _, err = run_cli("data", "check", "-c", tiny_config, "-o", "Global.epoch_num=-3")
+    assert code == 2 and "override Global.epoch_num: Global.epoch_num must be positive" in err
+    assert str(tiny_config) not in err
+
+
+def test_a_misspelt_builtin_dict_lists_the_builtin_names(run_cli, tiny_config):
+    code, _, err = run_cli("data", "check", "-c", tiny_config, "-o", "Global.character_dict_path=digitz")
+    assert code == 2 and "did you mean 'digits'? (valid: digits, thai_full)" in err

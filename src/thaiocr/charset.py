@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thaiocr.errors import ThaiOCRError
+from thaiocr.errors import ThaiOCRError, did_you_mean
 from thaiocr.fileio import NotUTF8, decode_utf8
 
 # --- Thai script facts (see docs/THAI.md) -------------------------------------------------------
@@ -256,4 +256,7 @@ def load_charset(dict_path: str | Path, use_space_char: bool = False) -> Charset
         ref = resources.files("thaiocr") / "resources" / BUILTIN_DICTS[key]
         with resources.as_file(ref) as path:
             return Charset.from_dict_file(path, use_space_char)
+    if not Path(dict_path).exists():  # perhaps a misspelt built-in name, taken for a path
+        raise CharsetError(f"{dict_path}: no such dict file, nor a built-in dict"
+                           f"{did_you_mean(Path(dict_path).name, BUILTIN_DICTS)}")
     return Charset.from_dict_file(dict_path, use_space_char)

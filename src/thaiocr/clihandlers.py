@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thaiocr.errors import ThaiOCRError
+from thaiocr.errors import ThaiOCRError, counted
 
 if TYPE_CHECKING:
     from thaiocr.config import Config
@@ -117,7 +117,8 @@ def cmd_data_check(args: argparse.Namespace) -> int:
             print(report.summary())
     ready = all(r.ok for r in reports)
     problems = sum(len(r.problems) for r in reports)
-    print("✅ data and config are ready" if ready else f"❌ not ready: {problems} problems", file=sys.stderr)
+    print("✅ data and config are ready" if ready else f"❌ not ready: {counted(problems, 'problem')}",
+          file=sys.stderr)
     return 0 if ready else 1
 
 
@@ -285,7 +286,7 @@ def _predict_files(recognizer: Recognizer, paths: list[Path], batch_size: int, m
         else:
             print(f"thaiocr: error: {failures[index]}", file=sys.stderr, flush=True)
     if failures:
-        print(f"thaiocr: {len(failures)} of {len(paths)} images could not be read", file=sys.stderr)
+        print(f"thaiocr: {len(failures)} of {counted(len(paths), 'image')} could not be read", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -270,38 +270,42 @@ def build_config(raw: dict, source: Path | None = None, overridden: set[str] | N
                 f"Eval image_shape {config.image_shape('Eval')} differs from Train "
                 f"{config.image_shape('Train')}: a model has one input height and width limit"
             )
-    _check_values(config)
+    _check_values(config, overridden or set())
     return config
 
 
-def _check_values(config: Config) -> None:
+def _check_values(config: Config, overridden: set[str]) -> None:
+    """Cross-field rules; a broken one is blamed on the ``-o`` override that set it, else on the file."""
     g = config.Global
-    checks = [
-        (config.Architecture.model_type == "rec", "Architecture.model_type must be 'rec'"),
-        (config.Architecture.algorithm == "CRNN", "Architecture.algorithm must be 'CRNN'"),
-        (config.Loss.name == "CTCLoss", "Loss.name must be 'CTCLoss'"),
-        (config.Optimizer.name in ("Adam", "AdamW"), "Optimizer.name must be 'Adam' or 'AdamW'"),
-        (config.Optimizer.lr.name in ("Cosine", "Const"), "Optimizer.lr.name must be 'Cosine' or 'Const'"),
-        (config.PostProcess.name == "CTCLabelDecode", "PostProcess.name must be 'CTCLabelDecode'"),
-        (g.epoch_num > 0, "Global.epoch_num must be positive"),
-        (g.max_text_length > 0, "Global.max_text_length must be positive"),
-        (g.save_epoch_step > 0, "Global.save_epoch_step must be positive"),
-        (g.eval_every[1] > 0, "Global.eval_batch_step must be positive"),
-        (config.Train.loader.batch_size_per_card > 0, "Train.loader.batch_size_per_card must be positive"),
+    checks = [  # (holds, key, rule)
+        (config.Architecture.model_type == "rec", "Architecture.model_type", "must be 'rec'"),
+        (config.Architecture.algorithm == "CRNN", "Architecture.algorithm", "must be 'CRNN'"),
+        (config.Loss.name == "CTCLoss", "Loss.name", "must be 'CTCLoss'"),
+        (config.Optimizer.name in ("Adam", "AdamW"), "Optimizer.name", "must be 'Adam' or 'AdamW'"),
+        (config.Optimizer.lr.name in ("Cosine", "Const"), "Optimizer.lr.name", "must be 'Cosine' or 'Const'"),
+        (config.PostProcess.name == "CTCLabelDecode", "PostProcess.name", "must be 'CTCLabelDecode'"),
+        (g.epoch_num > 0, "Global.epoch_num", "must be positive"),
+        (g.max_text_length > 0, "Global.max_text_length", "must be positive"),
+        (g.save_epoch_step > 0, "Global.save_epoch_step", "must be positive"),
+        (g.eval_every[1] > 0, "Global.eval_batch_step", "must be positive"),
+        (config.Train.loader.batch_size_per_card > 0, "Train.loader.batch_size_per_card", "must be positive"),
     ]
-    for section in (config.Train, config.Eval):
+    for name, section in (("Train", config.Train), ("Eval", config.Eval)):
         if section:
             dataset = section.dataset
+            key = f"{name}.dataset"
             checks += [
-                (dataset.on_bad_data in ("strict", "skip"), "dataset.on_bad_data must be 'strict' or 'skip'"),
-                (dataset.name in DATASET_NAMES, f"dataset.name must be one of {', '.join(DATASET_NAMES)}"),
-                (dataset.synth is None or dataset.is_synthetic, "dataset.synth needs name: SynthDataSet"),
-                (dataset.synth is None or dataset.synth.samples_per_epoch > 0,
-                 "dataset.synth.samples_per_epoch must be positive"),
+                (dataset.on_bad_data in ("strict", "skip"), f"{key}.on_bad_data", "must be 'strict' or 'skip'"),
+                (dataset.name in DATASET_NAMES, f"{key}.name", f"must be one of {', '.join(DATASET_NAMES)}"),
+                (dataset.synth is None or dataset.is_synthetic, f"{key}.synth", "needs name: SynthDataSet"),
+                (dataset.synth is None or dataset.synth.samples_per_epoch > 0, f"{key}.synth.samples_per_epoch",
+                 "must be positive"),
             ]
-    for ok, message in checks:
+    for ok, key, rule in checks:
         if not ok:
-            raise ConfigError(f"{config.source or 'config'}: {message}")
+            set_by = next((o for o in sorted(overridden) if key == o or key.startswith(o + ".")), None)
+            where = f"override {set_by}" if set_by else str(config.source or "config")
+            raise ConfigError(f"{where}: {key} {rule}")
     _ = config.preprocess  # validates image_shape
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 from thaiocr.charset import Charset, load_charset, normalize_text
 from thaiocr.config import Config, DatasetConfig
-from thaiocr.errors import ThaiOCRError
+from thaiocr.errors import ThaiOCRError, counted
 from thaiocr.labels import (
     PROBLEM_KINDS,
     DataFolder,
@@ -121,7 +121,7 @@ class DataReport:
     def _headline(self) -> str:
         head = (
             f"{self.split}: {self.n_lines} lines, {len(self.samples)} good samples, "
-            f"{len(self.problems)} problems"
+            f"{counted(len(self.problems), 'problem')}"
         )
         counts = self.problem_counts()
         if counts:
@@ -323,9 +323,9 @@ def _warn_skipped(report: DataReport) -> None:
     shown = "\n".join(f"  {p}" for p in report.problems[:WARN_PROBLEMS])
     more = len(report.problems) - WARN_PROBLEMS
     logger.warning(
-        "%s: %d problems; leaving out the bad lines and unreadable files (on_bad_data: skip):\n%s%s",
+        "%s: %s; leaving out the bad lines and unreadable files (on_bad_data: skip):\n%s%s",
         report.split,
-        len(report.problems),
+        counted(len(report.problems), "problem"),
         shown,
         f"\n  ... and {more} more" if more > 0 else "",
     )
@@ -353,7 +353,7 @@ def read_labelled_images(labels: Path) -> list[Sample]:
             samples.append(sample)
     if problems:
         shown = "\n".join(f"  {p}" for p in problems[:SUMMARY_PROBLEMS])
-        raise DataError(f"{labels}: {len(problems)} unusable lines:\n{shown}")
+        raise DataError(f"{labels}: {counted(len(problems), 'unusable line')}:\n{shown}")
     if not samples:
         raise DataError(f"{labels}: no labelled images")
     return samples

@@ -29,7 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from thaiocr.charset import Charset, normalize_text
-from thaiocr.errors import ThaiOCRError
+from thaiocr.errors import ThaiOCRError, counted
 from thaiocr.fileio import atomic_copy, atomic_write_text
 from thaiocr.labelformats import FOLDER_READERS, TABLE_READERS
 from thaiocr.labels import DataFolder, Issue, Problem, label_issue, read_lines, split_line
@@ -119,17 +119,19 @@ class Written:
     duplicates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        files = ", ".join(f"{n} lines to {path}" for path, n in self.labels.items())
-        lines = [f"Wrote {files}" + (f" ({self.n_images} images)" if self.n_images else "")]
+        files = ", ".join(f"{counted(n, 'line')} to {path}" for path, n in self.labels.items())
+        lines = [f"Wrote {files}" + (f" ({counted(self.n_images, 'image')})" if self.n_images else "")]
         if self.duplicates:
-            lines.append(_listing(self.duplicates, "duplicates (same image bytes and label)"))
+            lines.append(_listing(self.duplicates, f"{counted(len(self.duplicates), 'duplicate')} "
+                                                   "(same image bytes and label)"))
         if self.problems:
-            lines.append("left out " + _listing(self.problems, "bad lines"))
+            lines.append("left out " + _listing(self.problems, counted(len(self.problems), "bad line")))
         return "\n".join(lines)
 
 
-def _listing(items: Sequence[object], what: str) -> str:
-    lines = [f"{len(items)} {what}:", *(f"  {item}" for item in items[:SHOWN])]
+def _listing(items: Sequence[object], heading: str) -> str:
+    """``heading:`` (``3 bad lines``, say) and the first items, one a line."""
+    lines = [f"{heading}:", *(f"  {item}" for item in items[:SHOWN])]
     if len(items) > SHOWN:
         lines.append(f"  ... and {len(items) - SHOWN} more")
     return "\n".join(lines)
@@ -137,13 +139,15 @@ def _listing(items: Sequence[object], what: str) -> str:
 
 def _enforce(problems: Sequence[Problem], skip_bad: bool) -> None:
     if problems and not skip_bad:
-        raise DataToolError(f"{_listing(problems, 'bad lines')}\nfix them, or leave them out with --skip-bad")
+        raise DataToolError(f"{_listing(problems, counted(len(problems), 'bad line'))}\n"
+                            "fix them, or leave them out with --skip-bad")
 
 
 def _refuse_existing(paths: Iterable[Path], force: bool) -> None:
     existing = [p for p in paths if p.exists()]
     if existing and not force:
-        raise DataToolError(f"{_listing(existing, 'outputs exist already')}\npass --force to overwrite them")
+        heading = f"{counted(len(existing), 'output exists', 'outputs exist')} already"
+        raise DataToolError(f"{_listing(existing, heading)}\npass --force to overwrite them")
 
 
 def _check_name(name: str) -> None:
@@ -264,7 +268,7 @@ class DatasetStats:
         lines += [f"  image {side}: min {d['min']}, median {d['median']:g}, max {d['max']}"
                   for side, d in self.image_sizes().items()]
         problems = self._problems()
-        return "\n".join(lines + ([f"  {_listing(problems, 'problems')}"] if problems else []))
+        return "\n".join(lines + ([f"  {_listing(problems, counted(len(problems), 'problem'))}"] if problems else []))
 
     def _problems(self) -> list[Problem]:
         return self.bad_lines + self.missing_images + self.unreadable_images

@@ -10,6 +10,11 @@ class ThaiOCRError(Exception):
     """A problem the user can fix: bad input, a bad config, a missing file. The message says what."""
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 problem``, ``3 problems``: a count and its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def did_you_mean(name: str, options: Iterable[str]) -> str:
     """``"; did you mean 'x'? (valid: a, b, x)"``: the tail of an unknown-name message."""
     options = sorted(options)

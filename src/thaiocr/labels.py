@@ -143,6 +143,8 @@ class DataFolder:
         if isinstance(resolved, Issue):
             return resolved
         if not os.path.isfile(resolved):
+            if os.path.isdir(resolved):
+                return Issue("missing_image", f"image {rel!r} in data_dir {self.path} is a folder, not an image file")
             return Issue("missing_image", f"image {rel!r} not found in data_dir {self.path}")
         return None
 
