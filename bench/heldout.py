@@ -98,8 +98,8 @@ SCAN_CAPTURE = effects_only(
 
 
 class HeldoutSet(NamedTuple):
-    """A set's effect chain and font families; a set that thaiocr.synth cannot write (its `names`
-    lines 48 px high) has the recipe bench/heldout_lines.py writes it by."""
+    """A set's effect chain and font families; a set other than synthesis's `names` lines written
+    48 px high also has the recipe that bench/heldout_lines.py writes it by."""
 
     effects: EffectSettings
     families: tuple[str, ...]
@@ -164,19 +164,17 @@ def build_set(
     fonts = discover_fonts()
     settings: dict[str, Any] = {"n_val": lines, "seed": SEED, "effects": effects.to_dict(),
                                 "val_families": list(families)}  # fmt: skip
-    if recipe is None:
-        settings |= {"source": SOURCE, "height": HEIGHT}
-        if not dataset_is_current(folder, fonts, **settings):
+    settings |= ({"source": SOURCE, "height": HEIGHT} if recipe is None else
+                 {"recipe": recipe.to_dict(), "versions": [heldout_lines.VERSION, heldout_text.VERSION]})  # fmt: skip
+    if not dataset_is_current(folder, fonts, **settings):
+        if recipe is None:
             generate_dataset(folder, n_train=0, n_val=lines, seed=SEED, source=SOURCE, progress=False,
                              val_fonts=families, charset=Charset.builtin(CHARSET), max_length=MAX_LENGTH,
                              height=HEIGHT, effects=effects)  # fmt: skip
-    else:
-        settings |= {"recipe": recipe.to_dict(), "versions": [heldout_lines.VERSION, heldout_text.VERSION]}
-        if not dataset_is_current(folder, fonts, **settings):
-            texts = TEXTS[recipe.texts]()
-            samples = draw_lines(lines, SEED, texts, choose_val_fonts(fonts, families), effects, recipe)
-            write_set(folder, samples, {"synth_version": SYNTH_VERSION, "fonts_fingerprint": fonts_fingerprint(fonts),
-                                        **settings})  # fmt: skip
+        else:
+            texts, faces = TEXTS[recipe.texts](), choose_val_fonts(fonts, families)
+            write_set(folder, draw_lines(lines, SEED, texts, faces, effects, recipe),
+                      {"synth_version": SYNTH_VERSION, "fonts_fingerprint": fonts_fingerprint(fonts), **settings})
     pairs = [split_line(text, "\t") for _, text in read_lines(folder / "rec_gt_val.txt")]
     return [folder / path for path, _ in pairs], [label for _, label in pairs]
 
