@@ -131,10 +131,15 @@ def test_a_line_image_is_decoded_at_the_size_the_model_reads(recognizer):
     assert image.mode == "RGB" and image.size == (preprocess.target_width(6000, 6000), preprocess.height)
 
 
-def test_decoding_toward_the_size_reads_a_small_line_exactly_as_before(recognizer):
-    data = line_png("305-12", (260, 64))
-    image = decode(data, "line", 1_000_000, target=line_target(recognizer.preprocess))
-    assert recognizer([image]) == recognizer([data])
+@pytest.mark.parametrize(("size", "kind"), [((260, 64), "PNG"), ((1000, 200), "PNG"), ((1000, 200), "JPEG")])
+def test_decoding_toward_the_size_reads_a_line_within_a_few_times_it_exactly_as_before(recognizer, size, kind):
+    image = Image.new("L", size, 255)
+    ImageDraw.Draw(image).text((5, 10), "305-12", fill=0)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format=kind)
+    data = buffer.getvalue()
+    decoded = decode(data, "line", 1_000_000, target=line_target(recognizer.preprocess))
+    assert recognizer([decoded]) == recognizer([data])
 
 
 def test_decode_gate_bounds_concurrent_decodes_and_releases_after_a_burst():
@@ -537,3 +542,11 @@ def test_a_bad_override_is_blamed_on_the_override_not_the_recipe(run_cli, tiny_c
 def test_a_misspelt_builtin_dict_lists_the_builtin_names(run_cli, tiny_config):
     code, _, err = run_cli("data", "check", "-c", tiny_config, "-o", "Global.character_dict_path=digitz")
     assert code == 2 and "did you mean 'digits'? (valid: digits, thai_full)" in err
+
+
+def test_data_check_names_an_undecodable_image_without_a_file_object_repr(run_cli, tmp_path, tiny_config):
+    (tmp_path / "text.png").write_text("not an image\n")
+    _, out, _ = run_cli("data", "check", "-c", tiny_config, "--images", "decode",
+                        *dataset_with_train_line(tmp_path, "text.png\t1"))
+    assert "image 'text.png' cannot be read" in out and "no format Pillow reads" in out
+    assert "BufferedReader" not in out

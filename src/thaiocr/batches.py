@@ -25,7 +25,8 @@ from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, LoaderConfig
 from thaiocr.data import CheckImages, DataError, Sample, select_samples
 from thaiocr.distributed import DistContext, RankSlices
-from thaiocr.preprocess import ImageError, Preprocess, open_image
+from thaiocr.imageload import PILLOW_LIMIT, decode, line_target
+from thaiocr.preprocess import ImageError, Preprocess
 
 logger = logging.getLogger(__name__)
 PRELOAD_CHUNK = 64  # samples per task sent to a preload worker
@@ -103,7 +104,9 @@ class RecDataset(Dataset):
 
 def _load_resized(sample: Sample, preprocess: Preprocess) -> np.ndarray:
     try:
-        return preprocess.resize(open_image(sample.image_path))
+        image = decode(sample.image_path, str(sample.image_path), PILLOW_LIMIT, "Pillow's limit",
+                       target=line_target(preprocess))
+        return preprocess.resize(image)  # already at its size: this only turns it into the BGR array
     except ImageError as exc:
         raise DataError(f"{sample.source}:{sample.line}: {exc}") from None
 

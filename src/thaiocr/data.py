@@ -26,6 +26,7 @@ from PIL import Image
 from thaiocr.charset import Charset, load_charset, normalize_text
 from thaiocr.config import Config, DatasetConfig
 from thaiocr.errors import ThaiOCRError, counted
+from thaiocr.imageload import PILLOW_LIMIT, decode
 from thaiocr.labels import (
     PROBLEM_KINDS,
     DataFolder,
@@ -36,7 +37,7 @@ from thaiocr.labels import (
     read_lines,
     split_line,
 )
-from thaiocr.preprocess import ImageError, open_image
+from thaiocr.preprocess import ImageError
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ def _image_error(path: Path, full_decode: bool) -> str | None:
     """Why the image at ``path`` is unreadable, or None when it reads."""
     if full_decode:
         try:
-            open_image(path)
+            decode(path, str(path), PILLOW_LIMIT, "Pillow's limit")
         except ImageError as exc:
             return str(exc)
         return None

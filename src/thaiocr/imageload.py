@@ -5,8 +5,8 @@ hold a huge picture (a 11 KB PNG of 6000 x 6000 one-bit pixels is 108 MB as RGB)
 checked from the header before anything is decoded, and a line image, which the model reads at a
 few dozen pixels high, is shrunk as it is decoded: JPEG decodes straight at a fraction of its size
 (``Image.draft``) and large images are box-reduced before the final bilinear resize
-(``reducing_gap``). An image within a few times the target size is resized exactly as
-:meth:`thaiocr.preprocess.Preprocess.resize` would, so its reading does not change.
+(``reducing_gap``). An image within twice ``REDUCING_GAP`` times the target size is resized exactly
+as :meth:`thaiocr.preprocess.Preprocess.resize` would, so its reading does not change.
 
 Every failure is an :class:`~thaiocr.preprocess.ImageError` whose message starts with the name
 given (a path, or ``image 3`` of a request); :class:`TooManyPixels` says which limit was passed.
@@ -126,7 +126,9 @@ def _decode_opened(image: Image.Image, target: TargetSize | None) -> Image.Image
         image.load()
         return image.convert("RGB")
     size = target(*image.size)
-    image.draft(None, size)  # JPEG: decode at 1/2, 1/4 or 1/8 scale, never below ``size``
+    # JPEG decodes at 1/2, 1/4 or 1/8 scale, never below the size asked: asking for REDUCING_GAP
+    # times the target keeps images within that factor decoded (and so read) exactly as before.
+    image.draft(None, (round(size[0] * REDUCING_GAP), round(size[1] * REDUCING_GAP)))
     image.load()
     # Resizing "1" and "P" images would fall back to nearest-neighbour; "L" and "RGB" resize as they are.
     working = image if image.mode in ("L", "RGB") else image.convert("L" if image.mode == "1" else "RGB")
