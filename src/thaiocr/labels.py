@@ -154,6 +154,8 @@ class DataFolder:
             return Issue("missing_image", "no image path")
         if _breaks_line(rel):
             return Issue("tab_or_line_break", f"image path {rel!r} holds a tab or line break")
+        if "\0" in rel:  # no file system takes it; os.path would raise
+            return Issue("malformed_line", f"image path {rel!r} holds a NUL character")
         if os.path.isabs(rel):
             return Issue("path_escapes", f"image path {rel!r} is absolute; give it relative to data_dir {self.path}")
         # os.path rather than pathlib: this runs once per line and pathlib triples its cost.
