@@ -13,7 +13,9 @@ titles, numbers and mixed text does not use), written 48 px high:
 - `seen-fonts`, a control and not held out: the same names, clean, in eleven common families that
   training does use (Debian's and the font wheels', so every set-up has them). The gap between it
   and `clean` is what unseen letter shapes cost; what it misses itself is not down to fonts.
-- `scan`: the `clean` lines as a scan or a phone photo gives them: printed on paper, shrunk so the
+The bench-built sets below are printed as documents are (dark, nearly neutral ink on white or grey
+paper, thaiocr.render.PRINT_STYLES["document"]):
+- `scan`: the `clean` names as a scan or a phone photo gives them: printed on paper, shrunk so the
   ink is only 14-24 px high, grey, then tilted up to 1.5 degrees, unevenly lit, blurred, at low
   contrast, noisy and JPEG-compressed (quality 25-50) at that size, and enlarged back to 48 px.
 - `receipt`: lines of till receipts and forms (bench/heldout_text.py: items with quantities and
@@ -111,10 +113,11 @@ SETS = {
     "degraded": HeldoutSet(DEFAULT_EFFECTS, HELD_OUT),
     "seen-fonts": HeldoutSet(EffectSettings.disabled(), SEEN),
     "scan": HeldoutSet(SCAN_PAPER, HELD_OUT,
-                       LineRecipe(SOURCE, ink_height=(14, 24), grayscale=True, after=SCAN_CAPTURE)),
-    "receipt": HeldoutSet(EffectSettings.disabled(), ("TlwgTypewriter",), LineRecipe("receipt", narrow=(0.7, 1.0))),
+                       LineRecipe(SOURCE, "document", ink_height=(14, 24), grayscale=True, after=SCAN_CAPTURE)),
+    "receipt": HeldoutSet(EffectSettings.disabled(), ("TlwgTypewriter",),
+                          LineRecipe("receipt", "document", narrow=(0.7, 1.0))),
     "long": HeldoutSet(EffectSettings.disabled(), HELD_OUT,
-                       LineRecipe("prose", render_height=64, ink_height=(28, 45), written_height=None)),
+                       LineRecipe("prose", "document", render_height=64, ink_height=(28, 45), written_height=None)),
 }  # fmt: skip
 
 

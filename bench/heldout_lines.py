@@ -26,10 +26,12 @@ from thaiocr.effects import RGB, apply_effects
 from thaiocr.effectsettings import EffectSettings
 from thaiocr.fileio import atomic_write_text
 from thaiocr.fonts import FontInfo
-from thaiocr.render import render_line
+from thaiocr.render import PRINT_STYLES, render_line
 from thaiocr.synth import IMAGE_FORMATS, IMAGE_ROOT, FontPicker, pick_text_and_font, sample_seed, scale_to_height
 
-VERSION = 1  # bump when a recipe's images for the same settings change: the bench rebuilds its sets
+# Bump when a recipe's images for the same settings change: the bench rebuilds its sets.
+# 2: the print style (documents are dark ink on light paper).
+VERSION = 2
 SPLIT = "val"
 
 
@@ -45,7 +47,8 @@ class Texts(Protocol):
 class LineRecipe:
     """The steps from a text to an image, in order; a step left at None is skipped.
 
-    The line is rendered ``render_height`` to twice that high with the set's effects; shrunk (or
+    The line is rendered ``render_height`` to twice that high in the ``print`` style
+    (thaiocr.render.PRINT_STYLES) with the set's effects; shrunk (or
     enlarged) so that its ink is ``ink_height`` px high (drawn from the range); made grey when
     ``grayscale``; passed through the ``after`` effect chain at that size; its width multiplied by
     ``narrow``; and scaled to ``written_height`` px high (None: kept at its own size). ``texts``
@@ -53,6 +56,7 @@ class LineRecipe:
     """
 
     texts: str
+    print: str = "free"
     render_height: int = 48
     ink_height: tuple[int, int] | None = None
     grayscale: bool = False
@@ -68,7 +72,7 @@ def make_line(
     text: str, font: FontInfo, rng: random.Random, effects: EffectSettings, recipe: LineRecipe
 ) -> Image.Image:
     """One line image, as ``recipe`` says (see :class:`LineRecipe`)."""
-    image = render_line(text, font, rng, recipe.render_height, effects)
+    image = render_line(text, font, rng, recipe.render_height, effects, PRINT_STYLES[recipe.print])
     if recipe.ink_height:
         image = scale_ink(image, rng.uniform(*recipe.ink_height))
     if recipe.grayscale:
