@@ -12,23 +12,41 @@ flat memory.
 
 Lines come from ``--labels`` (a PaddleOCR label file; its images) or, without it, from 64 freshly
 synthesised digit lines.
+
+``--soak`` instead runs ``--concurrency`` clients (default 32) for ``--seconds`` (default 180) that mix
+good line requests with hostile ones (the 247 KiB JSON of sixteen 6000 x 6000 PNGs, a 30000 x 30000
+pixel bomb, random bytes, truncated PNGs, deeply nested JSON, broken multipart, unknown content
+types), and prints lines/s of the good requests, the answers by kind and status, connection errors,
+and the server's RSS at start, peak and end. Its targets (issue 25): no 5xx, no connection error,
+RSS at the end within 100 MB of the start.
+
+    .venv/bin/python bench/serve_load.py --model shipped-small --soak
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
+import io
+import json
 import os
+import random
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from thaiocr.shipped import is_shipped_name
 
 PING_TIMEOUT_S = 60
 
@@ -59,7 +77,12 @@ def parse_args() -> argparse.Namespace:
                         help="what `thaiocr serve --model` takes, e.g. models/numbers/best_model (after `make demo`)")
     parser.add_argument("--labels", type=Path, default=None, help="label file whose images to send")
     parser.add_argument("--levels", default="1,8,32", help="concurrency levels (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="time per level (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="time per level (default: 5), or of the soak (default: 180)")
+    parser.add_argument("--soak", action="store_true", help="mix good and hostile requests (see above)")
+    parser.add_argument("--concurrency", type=int, default=32, help="soak clients (default: %(default)s)")
+    parser.add_argument("--hostile-share", type=float, default=0.2,
+                        help="share of soak requests that are hostile (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="run the levels this many times: memory is flat when later rounds end where "
                              "the first did (default: %(default)s)")
@@ -183,9 +206,134 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+# --- the soak: good and hostile requests mixed --------------------------------------------------
+
+SOAK_PEAK_POLL_S = 0.2
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` one-bit pixels, with almost no pixel data."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    data = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def amplifying_png() -> bytes:
+    """6000 x 6000 one-bit pixels (108 MB as RGB) in some 11 KB of PNG."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("1", (6000, 6000), 1)
+    draw = ImageDraw.Draw(image)
+    for y in range(0, 6000, 500):
+        draw.text((10, y), "hello 123", fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def hostile_bodies(images: list[bytes]) -> dict[str, tuple[bytes, str]]:
+    """Requests a careless or hostile client sends, by name: (body, content type)."""
+    rng = random.Random(0)
+    encoded = base64.b64encode(amplifying_png()).decode("ascii")
+    return {
+        "amplification": (json.dumps({"images": [encoded] * 16}).encode(), "application/json"),
+        "pixel_bomb": (png_header(30000, 30000), "image/png"),
+        "random_bytes": (rng.randbytes(2048), "image/png"),
+        "truncated_png": (images[0][: len(images[0]) // 2], "image/png"),
+        "nested_json": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+        "broken_multipart": (multipart(images[:2])[:120], "multipart/form-data; boundary=thaiocr-bench"),
+        "bad_base64": (b'{"images": ["not base64!"]}', "application/json"),
+        "unknown_type": (images[0], "text/plain"),
+    }
+
+
+@dataclass
+class SoakResult:
+    seconds: float
+    lines: int = 0
+    answers: Counter = field(default_factory=Counter)  # (kind, status) -> count
+    connection_errors: int = 0
+
+
+def soak_client(port: int, mix: list[tuple[str, bytes, str]], stop_at: float, result: SoakResult,
+                lock: threading.Lock, seed: int) -> None:
+    """One client: requests drawn from ``mix`` back to back on one connection until ``stop_at``."""
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    while time.monotonic() < stop_at:
+        kind, body, content_type = rng.choice(mix)
+        try:
+            conn.request("POST", "/v1/recognize", body=body, headers={"Content-Type": content_type})
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except OSError:
+            status = None
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        with lock:
+            if status is None:
+                result.connection_errors += 1
+                continue
+            result.answers[(kind, status)] += 1
+            if kind == "line" and status == 200:
+                result.lines += 1
+    conn.close()
+
+
+def peak_rss_mib(pid: int, stop: threading.Event, peak: list[float]) -> None:
+    while not stop.wait(SOAK_PEAK_POLL_S):
+        peak[0] = max(peak[0], rss_mib(pid))
+
+
+def run_soak(port: int, pid: int, images: list[bytes], concurrency: int, seconds: float,
+             hostile_share: float) -> SoakResult:
+    hostile = hostile_bodies(images)
+    good = [("line", data, "image/png") for data in images]
+    copies = max(1, round(len(good) * hostile_share / (1 - hostile_share) / len(hostile)))
+    mix = good + [(kind, body, content_type) for kind, (body, content_type) in hostile.items()] * copies
+    result, lock = SoakResult(seconds), threading.Lock()
+    start_rss = rss_mib(pid)
+    stop, peak = threading.Event(), [start_rss]
+    monitor = threading.Thread(target=peak_rss_mib, args=(pid, stop, peak), daemon=True)
+    monitor.start()
+    stop_at = time.monotonic() + seconds
+    clients = [threading.Thread(target=soak_client, args=(port, mix, stop_at, result, lock, i))
+               for i in range(concurrency)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    stop.set()
+    monitor.join()
+    time.sleep(1.0)  # the server settles: the last decodes end, the heap is trimmed
+    print(f"soak: {concurrency} clients for {seconds:.0f} s, {len(good)} good line images and "
+          f"{len(hostile)} hostile kinds ({hostile_share:.0%} of requests)")
+    print(f"good lines read: {result.lines} ({result.lines / seconds:.0f} lines/s)")
+    print(f"{'kind':<18} {'status':>6} {'answers':>8}")
+    for (kind, status), count in sorted(result.answers.items()):
+        print(f"{kind:<18} {status:>6} {count:>8}")
+    server_errors = sum(count for (_, status), count in result.answers.items() if status >= 500)
+    end_rss = rss_mib(pid)
+    print(f"5xx answers: {server_errors}; connection errors: {result.connection_errors}")
+    print(f"server RSS MiB: start {start_rss:.1f}, peak {max(peak[0], end_rss):.1f} (VmHWM "
+          f"{status_mib(pid, 'VmHWM'):.1f}), end {end_rss:.1f} ({end_rss - start_rss:+.1f})")
+    return result
+
+
+def status_mib(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> int:
     args = parse_args()
-    if not args.model.exists():
+    if not args.model.exists() and not is_shipped_name(args.model):
         sys.exit(f"{args.model}: no such model; train one first (`make demo` writes models/numbers/best_model)")
     images = line_images(args.labels)
     bodies = request_bodies(images, args.lines_per_request)
@@ -194,14 +342,20 @@ def main() -> int:
     server = start_server(args.model, port, args.server_arg, log_path)
     try:
         run_level(port, server.pid, bodies, args.lines_per_request, 8, 1.0)  # warm-up: first allocations
+        if args.soak:
+            print(f"model: {args.model}; server log {log_path}")
+            result = run_soak(port, server.pid, images, args.concurrency, args.seconds or 180.0, args.hostile_share)
+            failed = result.connection_errors or any(status >= 500 for _, status in result.answers)
+            return 1 if failed else 0
+        seconds = args.seconds or 5.0
         print(f"model: {args.model}  ({len(images)} distinct line images, {args.lines_per_request} per request, "
-              f"{args.seconds:.0f} s per level; server log {log_path})")
+              f"{seconds:.0f} s per level; server log {log_path})")
         print(f"server RSS after start-up and warm-up: {rss_mib(server.pid):.1f} MiB")
         print(f"{'round':>5} {'concurrency':>11} {'requests':>8} {'lines/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'errors':>6} {'CPU ms/line':>11} {'RSS MiB after':>12}")
         for round_no in range(1, args.rounds + 1):
             for level in (int(c) for c in args.levels.split(",")):
-                result = run_level(port, server.pid, bodies, args.lines_per_request, level, args.seconds)
+                result = run_level(port, server.pid, bodies, args.lines_per_request, level, seconds)
                 print(f"{round_no:>5} {result.row()}", flush=True)
     finally:
         server.send_signal(signal.SIGTERM)

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,3 +46,11 @@ def test_recognize_speed_reports_both_rates(tmp_path):
     assert "8 lines, batch 4" in out
     assert float(out.split("end to end:")[1].split()[0]) > 0
     assert float(out.split("model only:")[1].split()[0]) > 0
+
+
+@pytest.mark.slow  # ~20 s: a server, 64 synthesised lines, a short soak
+def test_the_serve_soak_mixes_hostile_requests_without_a_5xx():
+    out = run_bench("serve_load.py", "--model", "shipped-small", "--soak", "--seconds", "4", "--concurrency", "8")
+    assert "5xx answers: 0; connection errors: 0" in out
+    for kind in ("amplification", "pixel_bomb", "nested_json", "random_bytes"):
+        assert kind in out
