@@ -550,3 +550,17 @@ def test_data_check_names_an_undecodable_image_without_a_file_object_repr(run_cl
                         *dataset_with_train_line(tmp_path, "text.png\t1"))
     assert "image 'text.png' cannot be read" in out and "no format Pillow reads" in out
     assert "BufferedReader" not in out
+
+
+def test_a_nul_in_a_label_files_image_path_is_a_bad_line_not_a_traceback(tmp_path):
+    from thaiocr.data import DataError, read_labelled_images
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\0b.png\t12\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"labels\.txt:1: .*holds a NUL character"):
+        read_labelled_images(labels)
+
+
+def test_serve_refuses_a_limit_that_is_not_positive(run_cli):
+    code, _, err = run_cli("serve", "--model", "shipped-small", "--decode-slots", "0")
+    assert code == 2 and "decode_slots must be positive, got 0" in err

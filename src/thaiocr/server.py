@@ -64,6 +64,11 @@ class Limits:
     max_images: int = 256
     decode_slots: int = 2
 
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value <= 0:
+                raise ThaiOCRError(f"{name} must be positive, got {value}")
+
 
 class PageReaderLike(Protocol):
     """What the server needs of ``thaiocr.page.PageReader``: an image in, a result with ``.lines``
