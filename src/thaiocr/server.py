@@ -8,7 +8,9 @@ See docs/serving.md.
 The line images of concurrent requests go through one :class:`LineBatcher`: a worker thread runs
 them through the model in shared batches, which is what makes a CPU fast (a batch of 32 lines costs
 little more than a few single lines). Requests are decoded and wait on a thread of the server's
-bounded pool, so the number of decoded images held at once stays bounded. How a request's body
+bounded pool; the pixels of a request are checked from the image headers first, line images are
+decoded straight to the model's size, and a :class:`DecodeGate` lets only a few images decode at
+once, so memory stays bounded whatever arrives (issue 25 measured 3.1 GB before). How a request's body
 becomes images, and the :class:`~thaiocr.serverinput.ApiError` every failure is raised as, live in
 :mod:`thaiocr.serverinput`; here are the batcher, the service, the app and its middleware, and
 :func:`serve`.
