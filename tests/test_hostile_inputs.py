@@ -564,3 +564,11 @@ def test_a_nul_in_a_label_files_image_path_is_a_bad_line_not_a_traceback(tmp_pat
 def test_serve_refuses_a_limit_that_is_not_positive(run_cli):
     code, _, err = run_cli("serve", "--model", "shipped-small", "--decode-slots", "0")
     assert code == 2 and "decode_slots must be positive, got 0" in err
+
+
+def test_normalising_a_tone_repeated_before_a_vowel_is_idempotent():
+    """Hypothesis found it: one pass moved a tone past the vowel, leaving its twin behind it."""
+    from thaiocr.charset import normalize_text
+
+    tone_tone_vowel = "\u0e48\u0e48\u0e34"
+    assert normalize_text(tone_tone_vowel) == "\u0e34\u0e48" == normalize_text(normalize_text(tone_tone_vowel))

@@ -79,9 +79,11 @@ def normalize_text(text: str) -> str:
     vowel moves after it; a combining mark repeated on the same base is kept once.
     """
     text = unicodedata.normalize("NFC", text)
-    text = _compose_sara_am(text)
-    text = _tone_after_vowel(text)
-    return _drop_repeated_marks(text)
+    while True:  # one pass can make work for another (a tone moved past a vowel meets its twin): repeat
+        normalized = _drop_repeated_marks(_tone_after_vowel(_compose_sara_am(text)))
+        if normalized == text:
+            return normalized
+        text = normalized
 
 
 def _compose_sara_am(text: str) -> str:
