@@ -27,7 +27,10 @@ with warnings.catch_warnings():  # starlette suggests httpx2 at import; httpx (a
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The same examples on every run (CI stays deterministic) and no example database left in the tree;
+# to hunt further, raise max_examples and drop derandomize locally.
+QUICK = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow])
 
 # Thai letters, vowels, marks and digits, with ASCII: NFC leaves every one of them as it is.
 THAI_TEXT = st.text(st.one_of(st.characters(min_codepoint=0x0E01, max_codepoint=0x0E5B),
