@@ -25,7 +25,7 @@ from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, LoaderConfig
 from thaiocr.data import CheckImages, DataError, Sample, select_samples
 from thaiocr.distributed import DistContext, RankSlices
-from thaiocr.imageload import PILLOW_LIMIT, decode, line_target
+from thaiocr.imageload import PILLOW_LIMIT, decode
 from thaiocr.preprocess import ImageError, Preprocess
 
 logger = logging.getLogger(__name__)
@@ -104,9 +104,8 @@ class RecDataset(Dataset):
 
 def _load_resized(sample: Sample, preprocess: Preprocess) -> np.ndarray:
     try:
-        image = decode(sample.image_path, str(sample.image_path), PILLOW_LIMIT, "Pillow's limit",
-                       target=line_target(preprocess))
-        return preprocess.resize(image)  # already at its size: this only turns it into the BGR array
+        # Decoded at full size, so training resizes (and squeezes a wide line) exactly as it always has.
+        return preprocess.resize(decode(sample.image_path, str(sample.image_path), PILLOW_LIMIT, "Pillow's limit"))
     except ImageError as exc:
         raise DataError(f"{sample.source}:{sample.line}: {exc}") from None
 
