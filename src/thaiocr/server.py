@@ -19,7 +19,6 @@ becomes images, and the :class:`~thaiocr.serverinput.ApiError` every failure is 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import logging
 import os
@@ -215,8 +214,7 @@ class DecodeGate:
 
 def _malloc_trim() -> Callable[[], None]:
     """glibc's ``malloc_trim(0)`` (frees unused heap pages back to the system); a no-op elsewhere."""
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the C library the interpreter runs on
     if trim is None:
         return lambda: None
     trim.argtypes = [ctypes.c_size_t]
