@@ -162,5 +162,5 @@ def test_predict_label_file_writes_one_line_per_image(tmp_path, run_dir, images)
     recognizer = Recognizer.from_path(run_dir)
     count = predict_label_file(recognizer, tmp_path / "labels.txt", tmp_path / "out" / "pred.tsv")
     lines = (tmp_path / "out" / "pred.tsv").read_text(encoding="utf-8").splitlines()
-    assert count == 3 and [line.split("\t")[0] for line in lines] == [str(tmp_path / f"{i}.png") for i in range(3)]
+    assert count == 3 and [line.split("\t")[0] for line in lines] == [f"{i}.png" for i in range(3)]  # as listed
     assert [line.split("\t")[1] for line in lines] == texts(recognizer([tmp_path / f"{i}.png" for i in range(3)]))

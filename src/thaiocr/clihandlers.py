@@ -229,40 +229,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from thaiocr.predict import Recognizer
+    from thaiocr.predict import Recognizer, predict_label_file
 
     recognizer = Recognizer(args.model)
     if args.labels:
         if not args.out:
             raise ThaiOCRError("--labels needs --out P.tsv for the predictions")
-        count = _predict_label_file(recognizer, args.labels, args.out, args.batch_size, args.max_pixels)
+        count = predict_label_file(recognizer, args.labels, args.out, args.batch_size, args.max_pixels)
         print(f"Wrote {count} predictions to {args.out}")
         return 0
     if not args.images:
         raise ThaiOCRError("give one or more IMAGE paths, or --labels L --out P.tsv")
     return _predict_files(recognizer, args.images, args.batch_size, args.max_pixels)
-
-
-def _predict_label_file(recognizer: Recognizer, labels: Path, out: Path, batch_size: int, max_pixels: int) -> int:
-    """Write ``image path<TAB>prediction`` for every line of a label file, each path as the file
-    lists it; an unreadable image stops with ``labels.txt:N``. Returns the number of lines."""
-    from thaiocr.data import read_labelled_images
-    from thaiocr.evaluate import decode_samples
-    from thaiocr.fileio import atomic_write_text
-
-    samples = read_labelled_images(labels)
-    predictions = recognizer(decode_samples(samples, recognizer.preprocess, max_pixels), batch_size=batch_size)
-    lines = [f"{_as_listed(s.image_path, labels)}\t{p.text}\n" for s, p in zip(samples, predictions, strict=True)]
-    atomic_write_text(out, "".join(lines))
-    return len(lines)
-
-
-def _as_listed(image: Path, labels: Path) -> Path:
-    """An image path as the label file wrote it (relative to the file's folder, unless absolute)."""
-    try:
-        return image.relative_to(labels.parent)
-    except ValueError:
-        return image
 
 
 def _predict_files(recognizer: Recognizer, paths: list[Path], batch_size: int, max_pixels: int) -> int:

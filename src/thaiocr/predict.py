@@ -19,7 +19,9 @@ import onnxruntime as ort
 from thaiocr.charset import Charset, CharsetError
 from thaiocr.data import read_labelled_images
 from thaiocr.errors import ThaiOCRError
+from thaiocr.evaluate import decode_samples
 from thaiocr.fileio import atomic_write_text
+from thaiocr.imageload import DEFAULT_MAX_PIXELS
 from thaiocr.linecut import cut_line, join_readings
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
@@ -175,17 +177,25 @@ def _load_onnx(path: Path, num_threads: int) -> tuple[Backend, Charset, Preproce
     return run, charset, preprocess, str(path)
 
 
-def predict_label_file(recognizer: Recognizer, labels: Path, out: Path, batch_size: int = 32) -> int:
-    """Read every image of a label file; write ``image path<TAB>prediction`` lines to ``out``.
-
-    The output is itself a label file (with the images' paths as resolved), so it can be compared
-    or fed back. Returns the number of lines written.
-    """
+def predict_label_file(
+    recognizer: Recognizer, labels: Path, out: Path, batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> int:
+    """Write ``image path<TAB>prediction`` for every line of a label file, each path as the file
+    lists it, so the output is itself a label file beside it; an unreadable image stops with
+    ``labels.txt:N``. Returns the number of lines written."""
     samples = read_labelled_images(Path(labels))
-    predictions = recognizer([s.image_path for s in samples], batch_size=batch_size)
-    lines = [f"{s.image_path}\t{p.text}\n" for s, p in zip(samples, predictions, strict=True)]
+    predictions = recognizer(decode_samples(samples, recognizer.preprocess, max_pixels), batch_size=batch_size)
+    lines = [f"{_as_listed(s.image_path, Path(labels))}\t{p.text}\n" for s, p in zip(samples, predictions, strict=True)]
     atomic_write_text(Path(out), "".join(lines))
     return len(lines)
+
+
+def _as_listed(image: Path, labels: Path) -> Path:
+    """An image path as the label file wrote it (relative to the file's folder, unless absolute)."""
+    try:
+        return image.relative_to(labels.parent)
+    except ValueError:
+        return image
 
 
 def _torch_backend(model: CRNN) -> Backend:
