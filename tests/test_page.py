@@ -19,9 +19,7 @@ from thaiocr.page import (
     draw_result,
     page_text,
     read_crops,
-    read_long_lines,
     reading_order,
-    split_line,
     straighten,
 )
 
@@ -94,25 +92,6 @@ def test_crop_line_leaves_out_a_line_further_away():
 def test_crop_line_stops_at_a_table_rule():
     crop = crop_line(_line_with((30, 62, 270, 97), (20, 58, 280, 59), (100, 50, 106, 56)), BOX)
     assert crop.height == 40
-
-
-def test_long_lines_are_cut_at_gaps_and_joined():
-    image = Image.new("RGB", (1000, 32), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    for left in range(0, 1000, 100):  # words of 80 px, 20 px (0.6 heights) apart
-        draw.rectangle((left + 10, 6, left + 89, 26), fill=(0, 0, 0))
-    pieces = split_line(image, max_ratio=8)
-    assert len(pieces) > 1 and all(piece.width <= 256 for piece, _ in pieces)
-    assert [joiner for _, joiner in pieces] == [""] + [" "] * (len(pieces) - 1)
-    recognizer = StubRecognizer(lambda crop: (str(round(crop.width / 100)), 0.9))
-    (reading,) = read_long_lines(recognizer, [image])
-    assert reading.text.replace(" ", "") == "".join(str(round(p.width / 100)) for p, _ in pieces)
-    assert recognizer.batches == [len(pieces)]
-
-
-def test_short_lines_stay_whole():
-    crop = _bar()
-    assert split_line(crop, max_ratio=8) == [(crop, "")]
 
 
 # --- the orientation rule -----------------------------------------------------------------------

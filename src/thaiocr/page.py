@@ -28,8 +28,6 @@ MARK_REACH = 0.1  # ink this close (in box heights) past a box's edge belongs to
 RULE_SHARE = 0.6  # a row inked across more than this share of a box's width is a rule, not text
 # Lines read with a mean confidence below this are read again turned 180 degrees (see docs/page_ocr.md).
 RECHECK_BELOW = 0.9
-SPACE_GAP = 0.25  # a blank run this many line heights wide is a space between words
-BLANK_INK = 0.02  # a column with less ink than this many line heights' worth is blank
 COLUMN_GAP = 1.0  # a gap wider than this many row heights joins two boxes of a row with a tab
 LABEL_FONT_FAMILIES = ("Loma", "Garuda", "ArundinaSans", "Waree")  # clear faces with Thai and Latin
 
@@ -107,78 +105,18 @@ def read_crops(recognizer: Recognizer, crops: list[Image.Image],
                recheck_below: float = RECHECK_BELOW) -> list[tuple[Prediction, bool]]:
     """Each crop's reading and whether it was read turned 180 degrees.
 
-    All crops are read in one batched call; those read with a confidence below ``recheck_below``
+    All crops are read in one batched call (the recogniser cuts a line wider than its input at gaps
+    and joins the pieces' readings, see :mod:`thaiocr.linecut`); those read with a confidence below ``recheck_below``
     are read again turned (a second call) and keep the more confident of their two readings.
     """
-    readings = [(prediction, False) for prediction in read_long_lines(recognizer, crops)]
+    readings = [(prediction, False) for prediction in recognizer(crops)]
     doubtful = [i for i, (prediction, _) in enumerate(readings) if prediction.confidence < recheck_below]
     if doubtful:
-        turned = read_long_lines(recognizer, [crops[i].transpose(Image.Transpose.ROTATE_180) for i in doubtful])
+        turned = recognizer([crops[i].transpose(Image.Transpose.ROTATE_180) for i in doubtful])
         for i, prediction in zip(doubtful, turned, strict=True):
             if prediction.confidence > readings[i][0].confidence:
                 readings[i] = (prediction, True)
     return readings
-
-
-def read_long_lines(recognizer: Recognizer, crops: list[Image.Image]) -> list[Prediction]:
-    """Read line crops of any length: each is cut into pieces no wider than the recogniser's input
-    (see :func:`split_line`), all pieces are read in one batched call and joined again.
-
-    A line's confidence is the mean of its pieces', weighted by their widths.
-    """
-    max_ratio = recognizer.preprocess.max_width / recognizer.preprocess.height
-    pieces = [split_line(crop, max_ratio) for crop in crops]
-    predictions = iter(recognizer([piece for line in pieces for piece, _ in line]))
-    readings = []
-    for line in pieces:
-        read = [(next(predictions), joiner, piece.width) for piece, joiner in line]
-        joined = "".join(joiner + prediction.text for prediction, joiner, _ in read)
-        text = " ".join(word for word in joined.split(" ") if word)  # pieces may read a space at their ends
-        confidence = sum(p.confidence * width for p, _, width in read) / sum(width for _, _, width in read)
-        readings.append(Prediction(text, confidence))
-    return readings
-
-
-def split_line(crop: Image.Image, max_ratio: float) -> list[tuple[Image.Image, str]]:
-    """``(piece, joiner)`` pairs: the crop cut at gaps between glyphs so that no piece is wider than
-    ``max_ratio`` times its height (a recogniser squeezes wider images until they cannot be read).
-
-    Each cut goes in the middle of the emptiest column run in the last half of the allowed width,
-    preferring a gap as wide as a space (:data:`SPACE_GAP` heights), which joins with a space; a
-    narrower gap, between two glyphs of a word, joins with nothing.
-    """
-    limit = max(1, int(max_ratio * crop.height))
-    if crop.width <= limit:
-        return [(crop, "")]
-    ink = column_ink(crop)
-    pieces, start, joiner = [], 0, ""
-    while crop.width - start > limit:
-        cut, gap = _best_cut(ink[start + limit // 2 : start + limit], crop.height)
-        end = start + max(1, limit // 2 + cut)
-        pieces.append((crop.crop((start, 0, end, crop.height)), joiner))
-        start, joiner = end, " " if gap >= SPACE_GAP * crop.height else ""
-    pieces.append((crop.crop((start, 0, crop.width, crop.height)), joiner))
-    return pieces
-
-
-def column_ink(crop: Image.Image) -> np.ndarray:
-    """How much ink each column holds: darkness against the crop's background, summed down the column."""
-    return ink_darkness(crop).sum(axis=0)
-
-
-def _best_cut(ink: np.ndarray, height: int) -> tuple[int, int]:
-    """``(column to cut at, width of the blank run around it)`` within a window of column ink."""
-    blank = ink <= max(BLANK_INK * height, ink.min())
-    runs = _true_runs(blank)
-    wide = [run for run in runs if run[1] - run[0] >= SPACE_GAP * height]
-    first, last = (wide or runs)[-1]
-    return (first + last) // 2, last - first
-
-
-def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, end)`` (end exclusive) of each run of True."""
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
 def _detector(detector: str | Path, num_threads: int | None) -> Detector:
