@@ -26,8 +26,9 @@ paper, thaiocr.render.PRINT_STYLES["document"]):
   of the Thai National Corpus by frequency, names, places, numbers; none of the files training
   reads), clean, at scan resolution: ink 28-45 px high, written at that size however wide they are.
 `--sets` runs some of them (Tesseract is slow). Tesseract runs as
-`tesseract IMAGE - -l tha --psm 7` (one line per image), needs the Debian packages tesseract-ocr
-and tesseract-ocr-tha, and is skipped with a message when they are missing. Both outputs are
+`tesseract IMAGE - -l tha --psm 7` (one line per image; `--tesseract-lang tha+eng` reads English
+too), needs the Debian packages tesseract-ocr and tesseract-ocr-tha, and is skipped with a message
+when they are missing. Both outputs are
 scored with the same Thai normalisation (thaiocr.evaluate), which reads a run of spaces as one.
 `--by-family` adds a row per font family under each reader's row.
 """
@@ -128,16 +129,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data/heldout"))
     parser.add_argument("--sets", type=set_names, default=list(SETS), help=f"some of {','.join(SETS)} (default all)")
     parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--tesseract-lang", default="tha",
+                        help="Tesseract's -l (default: %(default)s; tha+eng also reads the English of receipts)")
     parser.add_argument("--by-family", action="store_true", help="also score each font family")
     args = parser.parse_args()
     recognizer = Recognizer.from_path(args.model)
-    tesseract = None if args.no_tesseract else find_tesseract()
+    tesseract = None if args.no_tesseract else find_tesseract(args.tesseract_lang)
     print(f"{'set':<16} {'reader':<10} {'lines':>6} {'line acc':>9} {'CER':>7} {'lines/s':>8}")
     for name in args.sets:
         images, truths = build_set(args.data / name, args.lines, *SETS[name])
         readers: dict[str, Callable[[list[Path]], list[str]]] = {"thaiocr": thaiocr_reader(recognizer)}
         if tesseract:
-            readers["tesseract"] = tesseract_reader(tesseract)
+            readers["tesseract"] = tesseract_reader(tesseract, args.tesseract_lang)
         for reader, read in readers.items():
             started = time.perf_counter()
             predictions = read(images)
@@ -186,23 +189,25 @@ def thaiocr_reader(recognizer: Recognizer) -> Callable[[list[Path]], list[str]]:
     return lambda images: [prediction.text for prediction in recognizer(images)]
 
 
-def find_tesseract() -> str | None:
+def find_tesseract(lang: str) -> str | None:
     binary = shutil.which("tesseract")
     if binary is None:
         print("tesseract not found: apt-get install -y tesseract-ocr tesseract-ocr-tha (skipping it)")
         return None
     languages = subprocess.run([binary, "--list-langs"], capture_output=True, text=True).stdout.split()
-    if "tha" not in languages:
-        print("tesseract has no Thai model: apt-get install -y tesseract-ocr-tha (skipping it)")
+    missing = [name for name in lang.split("+") if name not in languages]
+    if missing:
+        print(f"tesseract has no {'+'.join(missing)} model: apt-get install -y "
+              f"{' '.join('tesseract-ocr-' + name for name in missing)} (skipping it)")
         return None
     return binary
 
 
-def tesseract_reader(binary: str) -> Callable[[list[Path]], list[str]]:
+def tesseract_reader(binary: str, lang: str) -> Callable[[list[Path]], list[str]]:
     """Reads lines with one tesseract process per image, two at a time (one per core)."""
 
     def read_one(image: Path) -> str:
-        command = [binary, str(image), "-", "-l", "tha", "--psm", "7"]
+        command = [binary, str(image), "-", "-l", lang, "--psm", "7"]
         result = subprocess.run(command, capture_output=True, text=True, env={"OMP_THREAD_LIMIT": "1"})
         return " ".join(result.stdout.split())
 
