@@ -316,13 +316,13 @@ def test_predict_names_text_empty_and_truncated_files(run_cli, mixed_files, monk
 
 def test_ocr_refuses_a_pixel_bomb_naming_the_limit(run_cli, mixed_files):
     code, _, err = run_cli("ocr", mixed_files / "bomb.png", "--max-pixels", "1000000")
-    assert code == 2
+    assert code == 1
     assert "900,000,000 pixels; the limit is 1,000,000 (--max-pixels)" in err
 
 
-def test_ocr_on_a_folder_says_it_is_a_folder(run_cli, mixed_files):
+def test_ocr_on_a_folder_without_images_says_so(run_cli, mixed_files):
     code, _, err = run_cli("ocr", mixed_files / "dir")
-    assert code == 2 and "is a folder, not an image file" in err
+    assert code == 1 and "dir: no images in this folder" in err
 
 
 # --- the AWS region: --region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile --------

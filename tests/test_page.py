@@ -221,11 +221,11 @@ def test_cli_ocr_missing_model_is_a_clear_error(run_cli, page_file, tmp_path):
 
 def test_cli_ocr_bad_input_names_the_file(run_cli, tmp_path):
     code, _, err = run_cli("ocr", tmp_path / "missing.png")
-    assert code == 2 and "missing.png: image file not found" in err
+    assert code == 1 and "missing.png: image file not found" in err
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, _, err = run_cli("ocr", corrupt)
-    assert code == 2 and "corrupt.png: not a readable image" in err
+    assert code == 1 and "corrupt.png: not a readable image" in err
 
 
 def test_cli_ocr_draw_needs_an_image_suffix(run_cli, page_file, tmp_path):

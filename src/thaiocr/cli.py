@@ -15,13 +15,18 @@ from pathlib import Path
 from thaiocr import __version__
 from thaiocr.clihandlers import (
     cmd_cloud_check,
+    cmd_cloud_deploy,
     cmd_cloud_download,
+    cmd_cloud_endpoints,
     cmd_cloud_entry,
     cmd_cloud_estimate,
+    cmd_cloud_image,
+    cmd_cloud_invoke,
     cmd_cloud_logs,
     cmd_cloud_status,
     cmd_cloud_stop,
     cmd_cloud_train,
+    cmd_cloud_undeploy,
     cmd_cloud_upload,
     cmd_data_check,
     cmd_data_convert,
@@ -215,16 +220,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("ocr", help="read a page: detect its text lines, read them, print them in reading order")
-    p.add_argument("image", type=Path, metavar="IMAGE", help="page image")
+    p = sub.add_parser("ocr", help="read pages: detect their text lines, read them, print them in reading order")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                   help="page image, PDF, multi-page TIFF or folder of images (several may be given)")
+    p.add_argument("--pages", default=None, metavar="LIST",
+                   help="only these pages of each PDF or TIFF, e.g. 1-3,7 (default: all)")
+    p.add_argument("--dpi", type=int, default=200, help="resolution PDF pages are rendered at (default: %(default)s)")
     p.add_argument("--model", type=Path, default=None,
                    help=f"recogniser: .onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
     p.add_argument("--boxes-only", action="store_true", help="detect the text lines without reading them")
     p.add_argument("--detector", default="ppocrv4", metavar="NAME_OR_ONNX",
                    help="text detector: ppocrv4, thaiocr-db or a DB .onnx file (default: %(default)s)")
-    p.add_argument("--json", action="store_true", help="print each line's polygon, text and confidence as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON record per page (source, page, size, text, lines with polygon, text and "
+                        "confidence), one per line")
     p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
-                   help="also write the page with the boxes and the text read drawn on it")
+                   help="also write the page with the boxes and the text read drawn on it (OUT-N.png for page N "
+                        "of several)")
     _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_ocr)
 
@@ -268,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_cloud_commands(sub: argparse._SubParsersAction) -> None:
     """``thaiocr cloud ...``: the guide's SageMaker workflow as commands (docs/cloud.md)."""
-    cloud = sub.add_parser("cloud", help="train on Amazon SageMaker: check, upload, train, watch, download",
+    cloud = sub.add_parser("cloud", help="Amazon SageMaker: check, upload, train, watch, download, deploy, invoke",
                            description="Train on Amazon SageMaker with boto3; see docs/cloud.md.")
     actions = cloud.add_subparsers(dest="cloud_command", required=True, metavar="ACTION")
     region = argparse.ArgumentParser(add_help=False)
@@ -344,9 +356,59 @@ def _add_cloud_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10, help="training steps to time (default: %(default)s)")
     p.set_defaults(func=cmd_cloud_estimate)
 
+    _add_endpoint_commands(actions, region)
+
     p = actions.add_parser("entry", help="inside a SageMaker job: train as /opt/ml describes (SM_ROOT moves it)")
     p.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_cloud_entry)
+
+
+def _add_endpoint_commands(actions: argparse._SubParsersAction, region: argparse.ArgumentParser) -> None:
+    """``cloud deploy / invoke / endpoints / undeploy / image``: the guide's last step (docs/cloud.md)."""
+    p = actions.add_parser("deploy", parents=[region], help="serve a trained model on a SageMaker endpoint")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--job", default=None, help="a finished training job: its model.tar.gz is deployed")
+    source.add_argument("--model", type=Path, default=None, metavar="DIR",
+                        help="a local model folder (one inference.onnx below it), packed and uploaded to --s3")
+    p.add_argument("--s3", default=None, metavar="S3_URI", help="where --model is uploaded (s3://bucket/prefix)")
+    p.add_argument("--role", required=True, help="SageMaker execution role: name or ARN")
+    hosting = p.add_mutually_exclusive_group()
+    hosting.add_argument("--instance-type", default=None, help="real-time instances (default: ml.m5.large)")
+    hosting.add_argument("--serverless", type=int, default=None, metavar="MEMORY_MB",
+                         help="serverless instead: memory of 1024-6144 MB, in 1024 MB steps")
+    p.add_argument("--instance-count", type=int, default=1, help="real-time instances (default: %(default)s)")
+    p.add_argument("--max-concurrency", type=int, default=5,
+                   help="serverless: concurrent requests, 1-200 (default: %(default)s)")
+    p.add_argument("--image", default=None, metavar="URI",
+                   help="serving image (default: <account>.dkr.ecr.<region>.amazonaws.com/thaiocr:latest, "
+                        "what `cloud image` pushes)")
+    p.add_argument("--name", default=None, help="endpoint name (default: thaiocr-<job or folder>-<date>-<time>)")
+    p.add_argument("--poll", type=float, default=30, metavar="S", help="seconds between status lines")
+    p.set_defaults(func=cmd_cloud_deploy)
+
+    p = actions.add_parser("invoke", parents=[region], help="read images with a deployed endpoint")
+    p.add_argument("endpoint", metavar="ENDPOINT")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("--page", action="store_true", help="page OCR (the endpoint finds the lines)")
+    p.add_argument("--json", action="store_true", help="print the endpoint's JSON answers")
+    p.set_defaults(func=cmd_cloud_invoke)
+
+    p = actions.add_parser("endpoints", parents=[region],
+                           help="this tool's endpoints: status, hosting, age, cost so far")
+    p.set_defaults(func=cmd_cloud_endpoints)
+
+    p = actions.add_parser("undeploy", parents=[region], help="delete an endpoint, its configuration and model")
+    p.add_argument("endpoint", metavar="ENDPOINT")
+    p.set_defaults(func=cmd_cloud_undeploy)
+
+    p = actions.add_parser("image", parents=[region],
+                           help="build Dockerfile.sagemaker and push it to ECR (the --image of train and deploy)")
+    p.add_argument("--repository", default="thaiocr", help="ECR repository (default: %(default)s)")
+    p.add_argument("--tag", default="latest", help="(default: %(default)s)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="docker build argument, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cu124")
+    p.add_argument("--dry-run", action="store_true", help="print each step; build, create and push nothing")
+    p.set_defaults(func=cmd_cloud_image)
 
 
 def main(argv: list[str] | None = None) -> int:

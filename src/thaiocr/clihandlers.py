@@ -282,17 +282,44 @@ def _synth_pages(args: argparse.Namespace) -> int:
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
-    from thaiocr.imageload import decode
-    from thaiocr.page import PageReader, image_format_for, write_drawing
+    from tqdm import tqdm
+
+    from thaiocr.documents import document_pages, may_hold_pages, parse_pages
+    from thaiocr.page import PageReader, image_format_for
 
     if args.draw:
-        image_format_for(args.draw)  # a bad --draw name fails before the page is read
-    image = decode(args.image, str(args.image), args.max_pixels)
-    result = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)(image)
+        image_format_for(args.draw)  # a bad --draw name fails before any page is read
+    selected = parse_pages(args.pages) if args.pages else None
+    reader = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)
+    several = len(args.inputs) > 1 or any(may_hold_pages(path) for path in args.inputs)
+    pages = document_pages(args.inputs, selected, args.dpi, args.max_pixels)  # one page in memory at a time
+    failed = total = 0
+    for total, page in enumerate(tqdm(pages, desc="reading pages", unit="page", disable=not several,
+                                      file=sys.stderr), start=1):
+        if page.image is None:
+            failed += 1
+            print(f"thaiocr: error: {page.error}", file=sys.stderr, flush=True)
+        else:
+            _print_page(page, reader(page.image), args, total if several else None)
+    if failed:
+        print(f"thaiocr: {failed} of {counted(total, 'page')} could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_page(page, result, args: argparse.Namespace, index: int | None) -> None:
+    """One page's reading: a JSON record on one line, or its text (after a header when the inputs
+    may hold several pages, ``index`` being this page's place among them); ``--draw`` writes the
+    page's picture (OUT-N.png for the Nth)."""
+    from thaiocr.page import write_drawing
+
     if args.draw:
-        write_drawing(args.draw, image, result)
-    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else result.text)
-    return 0
+        write_drawing(args.draw if index is None else args.draw.with_stem(f"{args.draw.stem}-{index}"),
+                      page.image, result)
+    if args.json:
+        record = {"source": str(page.source), "page": page.number, **result.to_dict()}
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    else:
+        print(result.text if index is None else f"==> {page.name} <==\n{result.text}\n", flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -410,3 +437,60 @@ def cmd_cloud_entry(args: argparse.Namespace) -> int:
     from thaiocr.cloud.container import main as run_container
 
     return run_container(progress=not args.quiet)
+
+
+def cmd_cloud_deploy(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.deploy import Hosting, banner, deploy, how_to_call, plan_deploy
+
+    aws = _aws(args)
+    if args.serverless is not None:
+        hosting = Hosting(None, memory_mb=args.serverless, max_concurrency=args.max_concurrency)
+    else:
+        hosting = Hosting(args.instance_type or Hosting.instance_type, args.instance_count)
+    plan = plan_deploy(aws, hosting=hosting, role=args.role, job=args.job, model_dir=args.model, s3=args.s3,
+                       image=args.image, name=args.name)
+    print(banner(plan, aws.region))
+    deploy(aws, plan, poll=args.poll, progress=not args.quiet)
+    print(how_to_call(plan.name))
+    return 0
+
+
+def cmd_cloud_invoke(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.invoke import invoke, readings_json
+
+    readings = invoke(_aws(args), args.endpoint, args.images, page=args.page)
+    print(readings_json(readings) if args.json else "\n".join(r.text() for r in readings))
+    return 0
+
+
+def cmd_cloud_endpoints(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.deploy import endpoints_table, list_endpoints
+
+    print(endpoints_table(list_endpoints(_aws(args))))
+    return 0
+
+
+def cmd_cloud_undeploy(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.deploy import billable_left, undeploy
+
+    aws = _aws(args)
+    for item in undeploy(aws, args.endpoint):
+        print(f"🗑️ deleted {item}")
+    if billable_left(aws.client("sagemaker"), args.endpoint):
+        print(f"⏳ {args.endpoint} is still being deleted; `thaiocr cloud endpoints` shows when it is gone")
+    else:
+        print(f"✅ nothing of {args.endpoint} is left to bill")
+    return 0
+
+
+def cmd_cloud_image(args: argparse.Namespace) -> int:
+    from thaiocr.cloud.image import build_and_push, dry_run_lines, plan_image
+
+    aws = _aws(args)
+    plan = plan_image(aws, args.repository, args.tag, tuple(args.build_arg))
+    if args.dry_run:
+        print("\n".join(dry_run_lines(plan)))
+        return 0
+    print(f"✅ pushed {build_and_push(aws, plan)}")
+    print("Use it: thaiocr cloud train ... --image URI, thaiocr cloud deploy ... (the default image)")
+    return 0
