@@ -1,16 +1,26 @@
-"""Shared fixtures for the end-to-end tests: a tiny synthetic dataset and one tiny trained run.
+"""Shared fixtures for the end-to-end tests: a tiny synthetic dataset and one tiny trained run, and
+a ``moto_server`` standing in for AWS (``aws``) for the cloud tests.
 
-Both are built once per test session; tests that change a run copy it first (``copy_run``).
+All but ``aws`` are built once per test session; tests that change a run copy it first (``copy_run``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from thaiocr.cloud.aws import Aws
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_CONFIG = REPO / "configs" / "rec" / "tiny_test.yml"
@@ -18,6 +28,7 @@ GUIDE_CONFIG = REPO / "configs" / "rec" / "numbers_config.yml"
 N_TRAIN, N_VAL = 64, 16
 TINY_STEPS_PER_EPOCH = N_TRAIN // 8  # batch 8, drop_last
 TINY_EPOCHS = 2
+MOTO_REGION = "us-east-1"
 
 
 def data_overrides(data_dir: Path, train_labels: Path | None = None, val_labels: Path | None = None) -> list[str]:
@@ -136,3 +147,51 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str,
         return code, out, err
 
     return run
+
+
+# --- AWS without AWS --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real ``moto_server`` on a free port, one per session."""
+    server = Path(sys.executable).with_name("moto_server")
+    if not server.exists():
+        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
+    port = free_port()
+    process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("moto_server did not start")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Aws:
+    """Fake credentials pointed at moto; nothing from this machine's own AWS set-up leaks in."""
+    from thaiocr.cloud.aws import Aws
+
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    settings = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": MOTO_REGION, "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"), "AWS_EC2_METADATA_DISABLED": "true"}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return Aws(MOTO_REGION)
