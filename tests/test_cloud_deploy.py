@@ -269,3 +269,13 @@ def test_the_endpoint_age_and_cost_so_far(aws, bucket, tmp_path) -> None:
     assert row.age_seconds == 3 * 3600 and row.hosting == "ml.m5.xlarge x 2"
     assert row.cost == pytest.approx(0.23 * 2 * 3)  # prices.csv's ml.m5.xlarge, two instances, three hours
     assert undeploy(aws, name)[0] == f"endpoint {name}"
+
+
+def test_undeploy_removes_a_configuration_and_model_left_without_their_endpoint(aws, run_cli) -> None:
+    name = unique("thaiocr-left")
+    sagemaker = aws.client("sagemaker")
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[Hosting().variant(name)])
+    code, out, _ = run_cli("cloud", "undeploy", name)
+    assert code == 0 and "deleted endpoint configuration" in out and f"deleted model {name}" in out
+    assert "deleted endpoint " + name not in out and leftovers(aws, name) == []

@@ -44,13 +44,14 @@ MAX_CONCURRENCY = 200
 PENDING = ("Creating", "Updating", "SystemUpdating")
 DEFAULT_POLL = 30
 PRICE_PAGE = "https://aws.amazon.com/sagemaker/pricing/"
+DEFAULT_INSTANCE = "ml.m5.large"
 
 
 @dataclass(frozen=True)
 class Hosting:
     """Real-time (``instance_type`` x ``instance_count``) or serverless (``memory_mb``, ``max_concurrency``)."""
 
-    instance_type: str | None = "ml.m5.large"
+    instance_type: str | None = DEFAULT_INSTANCE
     instance_count: int = 1
     memory_mb: int | None = None
     max_concurrency: int = 5
@@ -219,8 +220,7 @@ def plan_deploy(aws: Aws, *, hosting: Hosting, role: str, job: str | None = None
 class Created:
     """What a deploy has created so far, removed in reverse order if it does not finish."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self) -> None:
         self.steps: list[tuple[str, Callable[[], Any]]] = []
 
     def add(self, what: str, delete: Callable[[], Any]) -> None:
@@ -277,7 +277,7 @@ def deploy(aws: Aws, plan: DeployPlan, *, poll: float = DEFAULT_POLL, sleep: Cal
     if plan.local_folder is not None:
         upload_model_folder(aws, plan.local_folder, plan.model_data, progress)
     client = aws.client("sagemaker")
-    created = Created(client)
+    created = Created()
     try:
         _create(client, plan, created)
         return wait_in_service(client, plan.name, poll=poll, sleep=sleep, out=out)
@@ -329,56 +329,52 @@ def describe_endpoint(client: Any, name: str) -> dict[str, Any]:
         raise
 
 
-def _exists(call: Callable[[], Any], what: str) -> bool:
+def _lookup(call: Callable[[], dict[str, Any]], what: str) -> dict[str, Any] | None:
+    """The description ``call`` returns; None when SageMaker has no such resource."""
     try:
         with aws_errors(f"looking up {what}"):
-            call()
+            return call()
     except AwsError as exc:
         if _missing(exc):
-            return False
+            return None
         raise
-    return True
+
+
+def _delete(call: Callable[[], Any], what: str) -> str:
+    with aws_errors(f"deleting {what}"):
+        call()
+    return what
 
 
 def undeploy(aws: Aws, name: str) -> list[str]:
     """Delete the endpoint, its configuration and its model(s); what was deleted, in that order.
 
     When the endpoint is gone but a configuration or model of its name is left (an interrupted
-    undeploy), those are deleted; with none of the three, the endpoint's absence is the error.
+    undeploy, say), those are deleted; with none of the three, the endpoint's absence is the error.
     """
     client = aws.client("sagemaker")
-    config_name, endpoint = name, None
-    if _exists(lambda: client.describe_endpoint(EndpointName=name), f"endpoint {name}"):
-        endpoint = describe_endpoint(client, name)
-        config_name = endpoint["EndpointConfigName"]
-    models = [name]
-    has_config = _exists(lambda: client.describe_endpoint_config(EndpointConfigName=config_name),
-                         f"endpoint configuration {config_name}")
-    if has_config:
-        config = client.describe_endpoint_config(EndpointConfigName=config_name)
-        models = sorted({v["ModelName"] for v in config["ProductionVariants"]})
-    models = [m for m in models if _exists(lambda m=m: client.describe_model(ModelName=m), f"model {m}")]
-    if endpoint is None and not has_config and not models:
+    endpoint = _lookup(lambda: client.describe_endpoint(EndpointName=name), f"endpoint {name}")
+    config_name = endpoint["EndpointConfigName"] if endpoint else name
+    config = _lookup(lambda: client.describe_endpoint_config(EndpointConfigName=config_name),
+                     f"endpoint configuration {config_name}")
+    candidates = sorted({v["ModelName"] for v in config["ProductionVariants"]}) if config else [name]
+    models = [m for m in candidates if _lookup(lambda m=m: client.describe_model(ModelName=m), f"model {m}")]
+    if endpoint is None and config is None and not models:
         describe_endpoint(client, name)  # raises the plain "no endpoint named ..." message
     deleted = []
     if endpoint is not None:
-        with aws_errors(f"deleting endpoint {name}"):
-            client.delete_endpoint(EndpointName=name)
-        deleted.append(f"endpoint {name}")
-    if has_config:
-        with aws_errors(f"deleting endpoint configuration {config_name}"):
-            client.delete_endpoint_config(EndpointConfigName=config_name)
-        deleted.append(f"endpoint configuration {config_name}")
+        deleted.append(_delete(lambda: client.delete_endpoint(EndpointName=name), f"endpoint {name}"))
+    if config is not None:
+        deleted.append(_delete(lambda: client.delete_endpoint_config(EndpointConfigName=config_name),
+                               f"endpoint configuration {config_name}"))
     for model in models:
-        with aws_errors(f"deleting model {model}"):
-            client.delete_model(ModelName=model)
-        deleted.append(f"model {model}")
+        deleted.append(_delete(lambda m=model: client.delete_model(ModelName=m), f"model {model}"))
     return deleted
 
 
 def billable_left(client: Any, name: str) -> bool:
     """Whether an endpoint of this name still exists (deleting one takes a moment to show)."""
-    return _exists(lambda: client.describe_endpoint(EndpointName=name), f"endpoint {name}")
+    return _lookup(lambda: client.describe_endpoint(EndpointName=name), f"endpoint {name}") is not None
 
 
 # --- listing ------------------------------------------------------------------------------------
