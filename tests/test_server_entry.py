@@ -22,6 +22,7 @@ from thaiocr.server import Limits, resolve_model
 
 REPO = Path(__file__).resolve().parent.parent
 SERVE_SCRIPT = REPO / "docker" / "serve"
+TRAIN_SCRIPT = REPO / "docker" / "train"
 
 
 def run_serve_script(tmp_path: Path, *args: str, **env: str) -> list[str]:
@@ -48,6 +49,23 @@ def test_serve_script_takes_model_port_and_detector_from_the_environment(tmp_pat
     assert argv == ["serve", "--host", "0.0.0.0", "--port", "9090", "--model", str(model_dir), "--max-batch", "16"]
     detector = tmp_path / "my det.onnx"
     assert run_serve_script(tmp_path, THAIOCR_DETECTOR=str(detector))[-2:] == ["--detector", str(detector)]
+
+
+def test_the_sagemaker_image_answers_both_commands_sagemaker_runs(tmp_path):
+    """SageMaker runs ``docker run IMAGE train`` for a job and ``docker run IMAGE serve`` for an
+    endpoint: the image of ``cloud image`` has no ENTRYPOINT and both scripts on PATH."""
+    dockerfile = (REPO / "Dockerfile.sagemaker").read_text()
+    instructions = [line.split(None, 1) for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    assert "ENTRYPOINT" not in [words[0] for words in instructions]
+    assert ["COPY", "docker/train docker/serve /usr/local/bin/"] in instructions
+    assert ["CMD", '["serve"]'] in instructions and 'pip install ".[serve]"' in dockerfile
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    (bin_dir / "python").chmod(0o755)
+    done = subprocess.run(["sh", str(TRAIN_SCRIPT), "train"], env={"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin"},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["-m", "thaiocr.cloud.container", "train"]
 
 
 def test_an_unpacked_model_archive_is_found_below_the_model_dir(tiny_run, tmp_path):
