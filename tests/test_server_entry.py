@@ -92,12 +92,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_container_entry_serves_the_model_it_finds_and_stops_gracefully(tiny_run, tmp_path):
+@pytest.mark.parametrize("inside", ["numbers/best_model", "best_model", "."],
+                         ids=["a-run-below", "cloud-deploy-job", "cloud-deploy-model-folder"])
+def test_container_entry_serves_the_model_it_finds_and_stops_gracefully(tiny_run, tmp_path, inside):
     """docker/serve with the real ``thaiocr`` on PATH, a simulated /opt/ml/model holding an unpacked
-    run, a port from SAGEMAKER_BIND_TO_PORT, the default detector; SIGTERM stops it after uvicorn's
-    graceful shutdown."""
+    archive (a run folder below it; a job's run folder, as `cloud deploy --job` ships it; a model
+    folder's files, as `cloud deploy --model` packs them), a port from SAGEMAKER_BIND_TO_PORT, the
+    default detector; SIGTERM stops it after uvicorn's graceful shutdown."""
     model_dir = tmp_path / "opt" / "ml" / "model"
-    shutil.copytree(tiny_run.best_model, model_dir / "numbers" / "best_model")
+    shutil.copytree(tiny_run.best_model, model_dir / inside, dirs_exist_ok=True)
     port = free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "THAIOCR_MODEL": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port)}
@@ -118,7 +121,7 @@ def test_container_entry_serves_the_model_it_finds_and_stops_gracefully(tiny_run
         server.send_signal(signal.SIGTERM)
         server.wait(30)
     text = log.read_text()
-    assert "numbers/best_model/inference.onnx" in text and "POST /invocations 200" in text
+    assert (Path("model") / inside / "inference.onnx").as_posix() in text and "POST /invocations 200" in text
     assert "Finished server process" in text  # uvicorn's graceful shutdown ran
 
 
