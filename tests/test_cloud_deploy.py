@@ -58,6 +58,17 @@ def queue_answer(moto_endpoint: str, answer: dict) -> None:
     httpx.post(f"{moto_endpoint}/moto-api/static/sagemaker/endpoint-results", json=results).raise_for_status()
 
 
+def push_default_image(aws: Aws) -> None:
+    """What `thaiocr cloud image` leaves in ECR: the thaiocr repository holding a `latest` image."""
+    ecr = aws.client("ecr")
+    if "thaiocr" not in [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]:
+        ecr.create_repository(repositoryName="thaiocr")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                           "digest": "sha256:" + "0" * 64}, "layers": []}
+    ecr.put_image(repositoryName="thaiocr", imageManifest=json.dumps(manifest), imageTag="latest")
+
+
 def leftovers(aws: Aws, name: str) -> list[str]:
     sagemaker = aws.client("sagemaker")
     found = [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
@@ -70,6 +81,7 @@ def test_deploy_a_local_model_folder_invoke_it_list_it_and_undeploy_it(aws, buck
                                                                         moto_endpoint) -> None:
     name = unique("thaiocr-numbers")
     folder = model_dir(tmp_path / "models" / "numbers")
+    push_default_image(aws)
     code, out, _ = run_cli("-q", "cloud", "deploy", "--model", folder, "--s3", f"s3://{bucket}/endpoints",
                            "--role", ROLE, "--name", name, "--poll", "0")
     assert code == 0
@@ -212,6 +224,8 @@ def test_bad_inputs_end_in_one_line(aws, bucket, tmp_path, run_cli) -> None:
         (["cloud", "deploy", "--role", ROLE, "--model", folder], "pass --s3"),
         ([*base, "--job", "no-such-job"], "no training job named 'no-such-job'"),
         (["cloud", "undeploy", "no-such-endpoint"], "no endpoint named 'no-such-endpoint'"),
+        ([*base, "--model", folder, "--region", "eu-west-1"],  # no `cloud image` there yet
+         f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/thaiocr:latest is not in ECR: build and push it"),
         (["cloud", "invoke", "no-such-endpoint", folder / "best_model" / "dict.txt"], "no endpoint named"),
         (["cloud", "invoke", "no-such-endpoint", tmp_path / "missing.png"], "cannot read the image"),
     ]
@@ -223,20 +237,21 @@ def test_bad_inputs_end_in_one_line(aws, bucket, tmp_path, run_cli) -> None:
 
 
 def test_image_dry_run_prints_the_docker_and_ecr_steps_with_the_repository_uri(aws, run_cli) -> None:
-    code, out, _ = run_cli("cloud", "image", "--dry-run", "--tag", "v1",
+    repository = unique("thaiocr-dry")
+    code, out, _ = run_cli("cloud", "image", "--dry-run", "--repository", repository, "--tag", "v1",
                            "--build-arg", "TORCH_INDEX=https://download.pytorch.org/whl/cu124")
     registry = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
     lines = out.splitlines()
     assert code == 0 and len(lines) == 6
     assert lines[0].startswith("1. build:  docker build -f ") and "Dockerfile.sagemaker --build-arg " in lines[0]
     assert "TORCH_INDEX=https://download.pytorch.org/whl/cu124 -t thaiocr-sagemaker:v1 " in lines[0]
-    assert "create repository 'thaiocr' if missing" in lines[1]
+    assert f"create repository {repository!r} if missing" in lines[1]
     assert f"docker login --username AWS --password-stdin {registry}" in lines[2]
-    assert lines[3] == f"4. tag:    docker tag thaiocr-sagemaker:v1 {registry}/thaiocr:v1"
-    assert lines[4] == f"5. push:   docker push {registry}/thaiocr:v1"
-    assert lines[5] == f"Image URI: {registry}/thaiocr:v1"
+    assert lines[3] == f"4. tag:    docker tag thaiocr-sagemaker:v1 {registry}/{repository}:v1"
+    assert lines[4] == f"5. push:   docker push {registry}/{repository}:v1"
+    assert lines[5] == f"Image URI: {registry}/{repository}:v1"
     names = [r["repositoryName"] for r in aws.client("ecr").describe_repositories()["repositories"]]
-    assert "thaiocr" not in names  # nothing created
+    assert repository not in names  # nothing created
 
 
 def test_image_creates_the_repository_once_and_logs_in_with_the_ecr_token(aws) -> None:

@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_cloud_commands(sub: argparse._SubParsersAction) -> None:
     """``thaiocr cloud ...``: the guide's SageMaker workflow as commands (docs/cloud.md)."""
     cloud = sub.add_parser("cloud", help="Amazon SageMaker: check, upload, train, watch, download, deploy, invoke",
-                           description="Train on Amazon SageMaker with boto3; see docs/cloud.md.")
+                           description="Train and serve on Amazon SageMaker with boto3; see docs/cloud.md.")
     actions = cloud.add_subparsers(dest="cloud_command", required=True, metavar="ACTION")
     region = argparse.ArgumentParser(add_help=False)
     region.add_argument("--region", default=None,

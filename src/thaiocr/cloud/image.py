@@ -40,8 +40,18 @@ def image_uri(account: str, region: str, repository: str = DEFAULT_REPOSITORY, t
 
 
 def default_image(aws: Aws) -> str:
-    """The URI ``cloud image`` pushes to by default, in this account and region."""
-    return image_uri(account_id(aws), aws.region)
+    """The URI ``cloud image`` pushes to by default, in this account and region, once it is there:
+    an endpoint whose image is missing fails only after minutes of trying (and billing)."""
+    uri = image_uri(account_id(aws), aws.region)
+    try:
+        with aws_errors(f"looking for {uri} in ECR"):
+            aws.client("ecr").describe_images(repositoryName=DEFAULT_REPOSITORY, imageIds=[{"imageTag": DEFAULT_TAG}])
+    except AwsError as exc:
+        if exc.code in ("RepositoryNotFoundException", "ImageNotFoundException"):
+            raise AwsError(f"{uri} is not in ECR: build and push it with `thaiocr cloud image`, or pass --image",
+                           exc.code) from None
+        raise
+    return uri
 
 
 @dataclass(frozen=True)
