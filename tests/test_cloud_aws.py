@@ -387,7 +387,8 @@ def test_s3_uri_parts() -> None:
 
 def test_help_imports_neither_boto3_nor_torch() -> None:
     probe = ("import sys\nfrom thaiocr.cli import main\n"
-             "for argv in (['--help'], ['cloud', '--help'], ['cloud', 'train', '--help']):\n"
+             "for argv in (['--help'], ['cloud', '--help'], ['cloud', 'train', '--help'],\n"
+             "             ['cloud', 'deploy', '--help'], ['cloud', 'image', '--help']):\n"
              "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
              "print(sorted(m for m in ('boto3', 'botocore', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
