@@ -187,6 +187,35 @@ class Failing:
         return description
 
 
+class SlowToStart:
+    """The SageMaker client, except that the endpoint reports Creating the first ``polls`` times."""
+
+    def __init__(self, client, polls: int) -> None:
+        self.client, self.polls = client, polls
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def describe_endpoint(self, **kwargs):
+        description = self.client.describe_endpoint(**kwargs)
+        self.polls -= 1
+        return {**description, "EndpointStatus": "Creating"} if self.polls >= 0 else description
+
+
+def test_deploy_prints_the_endpoint_status_on_every_poll_until_it_is_in_service(aws, bucket, tmp_path) -> None:
+    name = unique("thaiocr-slow")
+    plan = plan_deploy(aws, hosting=Hosting(), role=ROLE, model_dir=model_dir(tmp_path / "m"), s3=f"s3://{bucket}/e",
+                       image=IMAGE, name=name)
+    aws.clients["sagemaker"] = SlowToStart(aws.client("sagemaker"), polls=2)
+    lines: list[str] = []
+    sleeps: list[float] = []
+    description = deploy(aws, plan, poll=7, sleep=sleeps.append, out=lines.append, progress=False)
+    assert description["EndpointStatus"] == "InService" and sleeps == [7, 7]
+    assert [line.split(": ")[1].split(" |")[0] for line in lines] == ["Creating", "Creating", "InService"]
+    assert all(f"Endpoint {name}: " in line and "| Time: " in line for line in lines)
+    undeploy(aws, name)
+
+
 def interrupt(_: float) -> None:
     raise KeyboardInterrupt
 
