@@ -376,9 +376,9 @@ def _add_endpoint_commands(actions: argparse._SubParsersAction, region: argparse
     hosting.add_argument("--instance-type", default=None, help="real-time instances (default: ml.m5.large)")
     hosting.add_argument("--serverless", type=int, default=None, metavar="MEMORY_MB",
                          help="serverless instead: memory of 1024-6144 MB, in 1024 MB steps")
-    p.add_argument("--instance-count", type=int, default=1, help="real-time instances (default: %(default)s)")
-    p.add_argument("--max-concurrency", type=int, default=5,
-                   help="serverless: concurrent requests, 1-200 (default: %(default)s)")
+    p.add_argument("--instance-count", type=int, default=None, help="real-time instances (default: 1)")
+    p.add_argument("--max-concurrency", type=int, default=None,
+                   help="serverless: concurrent requests, 1-200 (default: 5)")
     p.add_argument("--image", default=None, metavar="URI",
                    help="serving image (default: <account>.dkr.ecr.<region>.amazonaws.com/thaiocr:latest, "
                         "what `cloud image` pushes)")

@@ -440,13 +440,10 @@ def cmd_cloud_entry(args: argparse.Namespace) -> int:
 
 
 def cmd_cloud_deploy(args: argparse.Namespace) -> int:
-    from thaiocr.cloud.deploy import DEFAULT_INSTANCE, Hosting, banner, deploy, how_to_call, plan_deploy
+    from thaiocr.cloud.deploy import Hosting, banner, deploy, how_to_call, plan_deploy
 
+    hosting = Hosting.from_options(args.instance_type, args.instance_count, args.serverless, args.max_concurrency)
     aws = _aws(args)
-    if args.serverless is not None:
-        hosting = Hosting(None, memory_mb=args.serverless, max_concurrency=args.max_concurrency)
-    else:
-        hosting = Hosting(args.instance_type or DEFAULT_INSTANCE, args.instance_count)
     plan = plan_deploy(aws, hosting=hosting, role=args.role, job=args.job, model_dir=args.model, s3=args.s3,
                        image=args.image, name=args.name)
     print(banner(plan, aws.region))

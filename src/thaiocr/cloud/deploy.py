@@ -56,6 +56,18 @@ class Hosting:
     memory_mb: int | None = None
     max_concurrency: int = 5
 
+    @classmethod
+    def from_options(cls, instance_type: str | None, instance_count: int | None, memory_mb: int | None,
+                     max_concurrency: int | None) -> Hosting:
+        """The command line's choice; an option of the other kind of endpoint is refused, not ignored."""
+        if memory_mb is None:
+            if max_concurrency is not None:
+                raise ThaiOCRError("--max-concurrency applies to serverless endpoints: add --serverless MEMORY_MB")
+            return cls(instance_type or DEFAULT_INSTANCE, 1 if instance_count is None else instance_count)
+        if instance_count is not None:
+            raise ThaiOCRError("--instance-count applies to real-time endpoints, not --serverless ones")
+        return cls(None, memory_mb=memory_mb, max_concurrency=5 if max_concurrency is None else max_concurrency)
+
     @property
     def serverless(self) -> bool:
         return self.memory_mb is not None
