@@ -151,7 +151,8 @@ def test_deploy_a_finished_job_serverless_read_a_page_and_undeploy(aws, bucket, 
     assert model == {"Image": "my/image:1", "ModelDataUrl": f"s3://{bucket}/thaiocr/{job}/output/model.tar.gz"}
     variant = sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"][0]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 3}
-    assert "serverless 2048 MB" in run_cli("cloud", "endpoints")[1]
+    row = next(line for line in run_cli("cloud", "endpoints")[1].splitlines() if line.startswith(name))
+    assert "serverless 2048 MB" in row and row.endswith("per request")
 
     page = tmp_path / "page.jpg"
     page.write_bytes(b"JPEG bytes")

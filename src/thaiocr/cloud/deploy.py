@@ -272,9 +272,9 @@ def wait_in_service(client: Any, name: str, *, poll: float = DEFAULT_POLL, sleep
     """Print the endpoint's status until it leaves Creating; a Failed endpoint raises with its reason."""
     while True:
         description = describe_endpoint(client, name)
-        status = description["EndpointStatus"]
-        age = int((now() - description["CreationTime"]).total_seconds())
-        out(f"[{now().astimezone():%H:%M:%S}] Endpoint {name}: {status} | Time: {max(0, age)}s")
+        status, moment = description["EndpointStatus"], now()
+        age = max(0, int((moment - description["CreationTime"]).total_seconds()))
+        out(f"[{moment.astimezone():%H:%M:%S}] Endpoint {name}: {status} | Time: {age}s")
         if status == "InService":
             return description
         if status not in PENDING:
@@ -398,11 +398,11 @@ class EndpointRow:
     status: str
     hosting: str
     age_seconds: int
-    cost: float | None  # None: unknown (serverless, or a type the table lacks)
+    cost: float | None  # None: a type the table lacks, or serverless
+    serverless: bool = False
 
     def line(self) -> str:
-        cost = "per request" if self.hosting.startswith("serverless") else (
-            "unknown" if self.cost is None else f"~{money(self.cost)}")
+        cost = "per request" if self.serverless else "unknown" if self.cost is None else f"~{money(self.cost)}"
         return f"{self.name:<40} {self.status:<12} {self.hosting:<28} {duration(self.age_seconds):<22} {cost}"
 
 
@@ -423,7 +423,8 @@ def _row(client: Any, summary: dict[str, Any], region: str, now: datetime) -> En
     age = max(0, int((now - summary["CreationTime"]).total_seconds()))
     serverless = variant.get("ServerlessConfig")
     if serverless:
-        return EndpointRow(name, summary["EndpointStatus"], f"serverless {serverless['MemorySizeInMB']} MB", age, None)
+        return EndpointRow(name, summary["EndpointStatus"], f"serverless {serverless['MemorySizeInMB']} MB", age, None,
+                           serverless=True)
     count = variant.get("InitialInstanceCount", 1)
     hourly = hourly_cost(variant["InstanceType"], count, region)
     cost = None if hourly is None else hourly * age / 3600
