@@ -111,6 +111,23 @@ def test_a_wide_line_is_read_in_pieces_batched_with_the_other_lines(model, image
     assert [(p.text, p.confidence) for p in predictions] == [alone[0], joined, alone[-1]]
 
 
+def test_a_line_up_to_twelve_heights_is_squeezed_as_training_squeezes_it(model, images):
+    calls: list[tuple[int, int]] = []
+
+    def recorded(batch: np.ndarray) -> np.ndarray:
+        calls.append((len(batch), batch.shape[3]))
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(batch)), dim=2).numpy()
+
+    recognizer = Recognizer.from_backend(recorded, CHARSET, PREPROCESS, "recorded")
+    overflowing = images[0].resize((12 * 32, 32))  # three input widths of a 32 x 128 model, 12:1
+    (prediction,) = recognizer([overflowing])
+    assert calls == [(1, PREPROCESS.max_width)]  # one piece, squeezed to the input width
+    assert (prediction.text, prediction.confidence) == recognizer.read_batch([PREPROCESS.resize(overflowing)])[0]
+    recognizer([images[0].resize((12 * 32 + 40, 32))])
+    assert calls[-1][0] >= 3  # longer: cut into pieces that fit
+
+
 def test_paths_bytes_and_bgr_arrays_are_read_like_pil_images(tmp_path, run_dir, images):
     image = images[0]
     image.save(tmp_path / "line.png")

@@ -22,7 +22,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import decode_samples
 from thaiocr.fileio import atomic_write_text
 from thaiocr.imageload import DEFAULT_MAX_PIXELS
-from thaiocr.linecut import cut_line, join_readings
+from thaiocr.linecut import SQUEEZE_WITHIN_HEIGHTS, LinePieces, cut_line, join_readings
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
 from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name, shipped_model_dir
@@ -100,13 +100,22 @@ class Recognizer:
         """
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        lines = [cut_line(self._preprocess.scale(open_image(image)), self._preprocess.max_width) for image in images]
+        lines = [self._pieces(open_image(image)) for image in images]
         readings = iter(self._read_pieces([piece for line in lines for piece in line.pieces], batch_size))
         predictions = []
         for line in lines:
             texts, confidences = zip(*(next(readings) for _ in line.pieces), strict=True)
             predictions.append(Prediction(*join_readings(texts, confidences, line.separators)))
         return predictions
+
+    def _pieces(self, image) -> LinePieces:
+        """A line squeezed into the model's input when it is at most ``SQUEEZE_WITHIN_HEIGHTS`` times
+        as wide as high, as training squeezes such lines, else cut at gaps into pieces that fit."""
+        preprocess = self._preprocess
+        squeezable = max(preprocess.max_width, SQUEEZE_WITHIN_HEIGHTS * preprocess.height)
+        if preprocess.target_width(*image.size) <= squeezable:
+            return LinePieces([preprocess.resize(image)], [])
+        return cut_line(preprocess.scale(image), preprocess.max_width)
 
     def _read_pieces(self, pieces: list[np.ndarray], batch_size: int) -> list[tuple[str, float]]:
         """Each piece's reading, in order; read in batches of pieces of similar width."""
