@@ -14,19 +14,19 @@ import json
 import os
 import re
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 import warnings
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from serve_load import amplifying_png, png_header  # noqa: E402  (bench/ is not a package)
 from thaiocr.imageload import decode, line_target
 from thaiocr.predict import Recognizer
 from thaiocr.server import DecodeGate, Limits, create_app
@@ -41,26 +41,8 @@ MiB = 2**20
 # --- images -------------------------------------------------------------------------------------
 
 
-def png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` one-bit pixels, with almost no data: enough
-    for every check that reads sizes from the header (a real one this size takes seconds to write)."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    data = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
-
-
-def amplifying_png() -> bytes:
-    """The issue's image: 6000 x 6000 one-bit pixels (108 MB as RGB) in some 11 KB of PNG."""
-    image = Image.new("1", (6000, 6000), 1)
-    draw = ImageDraw.Draw(image)
-    for y in range(0, 6000, 500):
-        draw.text((10, y), "hello 123", fill=0)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+# png_header (a PNG whose header claims a size, with almost no data) and amplifying_png (the issue's
+# 6000 x 6000 one-bit image in some 11 KB) are the soak bench's own, so both attack the same way.
 
 
 def line_png(text: str = "12345", size: tuple[int, int] = (200, 48)) -> bytes:
