@@ -19,6 +19,8 @@ from thaiocr.errors import ThaiOCRError, counted
 
 if TYPE_CHECKING:
     from thaiocr.config import Config
+    from thaiocr.documents import PageInput
+    from thaiocr.page import PageResult
     from thaiocr.predict import Recognizer
 
 
@@ -306,7 +308,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _print_page(page, result, args: argparse.Namespace, index: int | None) -> None:
+def _print_page(page: PageInput, result: PageResult, args: argparse.Namespace, index: int | None) -> None:
     """One page's reading: a JSON record on one line, or its text (after a header when the inputs
     may hold several pages, ``index`` being this page's place among them); ``--draw`` writes the
     page's picture (OUT-N.png for the Nth)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
+from PIL import Image
 
 from thaiocr.charset import Charset, CharsetError
 from thaiocr.data import read_labelled_images
@@ -108,7 +109,7 @@ class Recognizer:
             predictions.append(Prediction(*join_readings(texts, confidences, line.separators)))
         return predictions
 
-    def _pieces(self, image) -> LinePieces:
+    def _pieces(self, image: Image.Image) -> LinePieces:
         """A line squeezed into the model's input when it is at most ``SQUEEZE_WITHIN_HEIGHTS`` times
         as wide as high, as training squeezes such lines, else cut at gaps into pieces that fit."""
         preprocess = self._preprocess
