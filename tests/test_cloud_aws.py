@@ -200,6 +200,15 @@ def test_check_without_credentials_says_how_to_set_them(aws, tmp_path, tiny_conf
     assert out.count("not checked: needs working credentials") == 3 and "✅ Local configuration" in out
 
 
+def test_check_refuses_a_misspelled_effect_as_train_does(aws, tmp_path, bucket, run_cli) -> None:
+    general = Path(__file__).resolve().parents[1] / "configs" / "rec" / "thai_general.yml"
+    recipe = tmp_path / "recipe.yml"
+    recipe.write_text(general.read_text(encoding="utf-8").replace("speckle:", "speckel:", 1), encoding="utf-8")
+    code, out, _ = run_cli("cloud", "check", "-c", recipe, "--s3", f"s3://{bucket}/rec", "--role", "r")
+    assert code == 1 and "❌ Local configuration" in out
+    assert "Train.dataset.synth.looks.documents.effects: unknown effect 'speckel'; did you mean 'speckle'?" in out
+
+
 # --- submitting ---------------------------------------------------------------------------------
 
 

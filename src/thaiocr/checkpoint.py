@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from thaiocr.charset import Charset, CharsetError
-from thaiocr.config import ArchitectureConfig, ConfigError
-from thaiocr.errors import ThaiOCRError
+from thaiocr.config import ArchitectureConfig
+from thaiocr.errors import ConfigError, ThaiOCRError
 from thaiocr.fileio import atomic_write
 from thaiocr.model import CRNN, build_model
 from thaiocr.preprocess import Preprocess

@@ -18,14 +18,10 @@ from typing import Any, Union
 
 import yaml
 
-from thaiocr.errors import ThaiOCRError, did_you_mean
+from thaiocr.errors import ConfigError, did_you_mean
 from thaiocr.preprocess import Preprocess
 from thaiocr.shipped import is_shipped_name, pretrained_folder
-
-
-class ConfigError(ThaiOCRError):
-    """A recipe that cannot be used as written."""
-
+from thaiocr.synthsettings import check_synth_section
 
 # --- the schema ---------------------------------------------------------------------------------
 # Field names are the YAML keys. Fields marked PATH are resolved against the config file's folder.
@@ -271,7 +267,16 @@ def build_config(raw: dict, source: Path | None = None, overridden: set[str] | N
                 f"{config.image_shape('Train')}: a model has one input height and width limit"
             )
     _check_values(config, overridden or set())
+    _check_synth_sections(config)
     return config
+
+
+def _check_synth_sections(config: Config) -> None:
+    """Effects, text sources and looks are checked here, not first when training renders a line."""
+    for name, section in (("Train", config.Train), ("Eval", config.Eval)):
+        synth = section.dataset.synth if section else None
+        if synth is not None:
+            check_synth_section(synth.source, synth.effects, synth.looks, f"{name}.dataset.synth")
 
 
 def _check_values(config: Config, overridden: set[str]) -> None:

@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from thaiocr.config import ConfigError
-from thaiocr.errors import did_you_mean
+from thaiocr.errors import ConfigError, did_you_mean
 
 # Every field carries the bounds a value must stay within; a range is [low, high] with low <= high.
 

@@ -10,6 +10,10 @@ class ThaiOCRError(Exception):
     """A problem the user can fix: bad input, a bad config, a missing file. The message says what."""
 
 
+class ConfigError(ThaiOCRError):
+    """A recipe that cannot be used as written."""
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``1 problem``, ``3 problems``: a count and its noun in the right number."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"

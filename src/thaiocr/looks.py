@@ -1,7 +1,7 @@
 """Looks: shares of a synthetic training mix, each printed its own way.
 
 A recipe's ``synth`` section may name looks, each a weighted share of the lines with its own print
-style (:data:`thaiocr.render.PRINT_STYLES`), text source and effects; what a look leaves out it takes
+style (:data:`thaiocr.synthsettings.PRINT_STYLES`), text source and effects; what a look leaves out it takes
 from the section itself::
 
     synth:
@@ -23,15 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from thaiocr.charset import Charset
-from thaiocr.config import ConfigError
 from thaiocr.effectsettings import EffectSettings
-from thaiocr.errors import did_you_mean
+from thaiocr.errors import ConfigError
 from thaiocr.fonts import FontInfo, is_text_face
-from thaiocr.render import PRINT_STYLES, PrintStyle
 from thaiocr.synth import FontPicker
+from thaiocr.synthsettings import PrintStyle, look_sections, look_settings, look_weight, print_style
 from thaiocr.textsource import SourceSpec, TextSource
-
-LOOK_KEYS = ("weight", "print", "source", "effects")
 
 
 @dataclass(frozen=True)
@@ -53,47 +50,30 @@ def build_looks(
     """The looks a ``synth`` section names (``where`` prefixes errors), or its one free look."""
     if not fonts:
         raise ConfigError(f"{where}: no fonts left for this split; hold out fewer fonts")
-    if not looks:
+    named = look_sections(looks, where)
+    if not named:
         return [_look("default", {}, fonts, source, effects, charset, max_length, where)]
-    if not isinstance(looks, Mapping):
-        raise ConfigError(f"{where}.looks: expected a mapping of look names to settings, got {looks!r}")
-    return [_look(str(name), settings, fonts, source, effects, charset, max_length, f"{where}.looks.{name}")
-            for name, settings in looks.items()]
+    return [_look(name, settings, fonts, source, effects, charset, max_length, f"{where}.looks.{name}")
+            for name, settings in named.items()]
 
 
 def _look(
     name: str, settings: Any, fonts: Sequence[FontInfo], source: SourceSpec, effects: Mapping | None,
     charset: Charset | None, max_length: int, where: str,
 ) -> Look:
-    settings = _checked_settings(settings, where)
-    weight = settings.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-        raise ConfigError(f"{where}.weight: expected a positive number, got {weight!r}")
-    style_name = settings.get("print", "free")
-    if style_name not in PRINT_STYLES:
-        raise ConfigError(f"{where}.print: unknown style {style_name!r}{did_you_mean(str(style_name), PRINT_STYLES)}")
+    settings = look_settings(settings, where)
+    style_name, style = print_style(settings, where)
     faces = [font for font in fonts if is_text_face(font)] if style_name == "document" else list(fonts)
     if not faces:
         raise ConfigError(f"{where}: no font of the split suits the {style_name!r} print style")
     return Look(
         name=name,
-        weight=float(weight),
+        weight=look_weight(settings, where),
         fonts=FontPicker(faces),
         source=TextSource(settings.get("source", source), charset, max_length),
         effects=EffectSettings.from_dict(settings.get("effects", effects), where=f"{where}.effects"),
-        style=PRINT_STYLES[style_name],
+        style=style,
     )
-
-
-def _checked_settings(settings: Any, where: str) -> dict[str, Any]:
-    if settings is None:
-        return {}
-    if not isinstance(settings, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with {', '.join(LOOK_KEYS)}, got {settings!r}")
-    for key in settings:
-        if key not in LOOK_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(str(key), LOOK_KEYS)}")
-    return dict(settings)
 
 
 def choose_look(rng: random.Random, looks: Sequence[Look]) -> Look:

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thaiocr.config import ArchitectureConfig, ConfigError
-from thaiocr.errors import did_you_mean
+from thaiocr.config import ArchitectureConfig
+from thaiocr.errors import ConfigError, did_you_mean
 
 # --- backbone -----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from thaiocr.charset import is_combining
 from thaiocr.effects import RGB, apply_effects
 from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.fonts import FontInfo
+from thaiocr.synthsettings import PRINT_STYLES, PrintStyle
 
 REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling
 TIGHT_CROP_PROBABILITY = 0.4
@@ -34,25 +35,6 @@ MIN_STROKE_SIZE = 24  # font size below which a 1 px outline would fill the coun
 # The tallest stack above and the deepest below a Thai base (ป + sara i + mai tri, ฎ + sara uu):
 # decorations keep out of that band even when this line has no marks, or they would look like marks.
 MARK_ZONE_PROBE = "\u0e1b\u0e34\u0e4a\u0e0e\u0e39"
-
-
-@dataclass(frozen=True)
-class PrintStyle:
-    """How a line is printed: the grey levels its ink and paper are drawn from (before a tint of up to
-    ``tint`` levels per channel) and how often it is light on dark."""
-
-    ink: tuple[int, int] = (0, 80)
-    paper: tuple[int, int] = (175, 255)
-    tint: int = 25
-    inverted_probability: float = 0.15
-
-
-# "free": signs, labels, screens and posters in any colour; "document": dark, nearly neutral ink on
-# white or grey paper, as letters, forms, books and receipts are printed.
-PRINT_STYLES = {
-    "free": PrintStyle(),
-    "document": PrintStyle(ink=(0, 60), paper=(200, 255), tint=6, inverted_probability=0.0),
-}
 
 
 @dataclass(frozen=True)

@@ -493,7 +493,17 @@ def _parse_entry(label: str, value: Any) -> _Part:
     return _Part(label, str(options.pop("source", label)), number, options)
 
 
+def check_spec(spec: SourceSpec) -> None:
+    """Refuse a spec naming an unknown source, option or weight, without reading any corpus."""
+    for part in _parse_spec(spec):
+        _checked_factory(part)
+
+
 def _build_generator(part: _Part, context: SourceContext) -> Generator:
+    return _checked_factory(part)(context, **part.options)
+
+
+def _checked_factory(part: _Part) -> Callable[..., Generator]:
     factory = TEXT_SOURCES.get(part.source)
     if factory is None:
         raise ThaiOCRError(f"unknown text source {part.source!r}{did_you_mean(part.source, TEXT_SOURCES)}")
@@ -505,4 +515,4 @@ def _build_generator(part: _Part, context: SourceContext) -> Generator:
     missing = [p.name for p in params if p.default is p.empty and p.name not in part.options]
     if missing:
         raise ThaiOCRError(f"text source {part.label!r} ({part.source}) needs the option {missing[0]!r}")
-    return factory(context, **part.options)
+    return factory
