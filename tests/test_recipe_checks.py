@@ -48,9 +48,10 @@ def test_train_and_data_check_refuse_alike(run_cli, tmp_path, command, right, wr
 
 
 def test_a_bad_effect_inside_an_eval_section_is_named_too(tmp_path) -> None:
-    recipe = misspelled_recipe(tmp_path, "      val_fonts: 3\n    transforms:", "      val_fonts: 3\n      effects: {jpg: {}}\n"
-                               "    transforms:")
-    with pytest.raises(ConfigError, match=r"Eval\.dataset\.synth\.effects: unknown effect 'jpg'; did you mean 'jpeg'\?"):
+    eval_fonts = "      val_fonts: 3\n    transforms:"
+    recipe = misspelled_recipe(tmp_path, eval_fonts, eval_fonts.replace("\n", "\n      effects: {jpg: {}}\n", 1))
+    message = r"Eval\.dataset\.synth\.effects: unknown effect 'jpg'; did you mean 'jpeg'\?"
+    with pytest.raises(ConfigError, match=message):
         load_config(recipe)
 
 
