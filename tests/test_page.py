@@ -1,4 +1,4 @@
-"""Page OCR: crops, long lines, the orientation rule, reading order, PageReader and `thaiocr ocr`."""
+"""Page OCR: crops, long lines, the orientation rule, PageReader and `thaiocr ocr` (reading order: test_layout.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from thaiocr.page import (
     PageResult,
     crop_line,
     draw_result,
-    page_text,
     read_crops,
-    reading_order,
     straighten,
 )
 
@@ -127,20 +125,6 @@ def test_an_upside_down_line_keeps_its_text_order_in_the_polygon():
     assert line.polygon[0] == [280.0, 60.0]  # the text's top-left is the page's bottom-right
 
 
-# --- reading order ------------------------------------------------------------------------------
-
-
-def test_reading_order_rows_then_columns():
-    quads = [_quad(600, 105, 700, 125), _quad(50, 10, 300, 40), _quad(50, 100, 200, 130), _quad(320, 12, 500, 38),
-             _quad(50, 200, 400, 230)]
-    assert reading_order(quads) == [[1, 3], [2, 0], [4]]
-
-
-def test_page_text_joins_a_row_with_a_space_or_across_a_wide_gap_a_tab():
-    quads = [_quad(50, 10, 300, 40), _quad(310, 10, 500, 40), _quad(50, 60, 200, 90), _quad(600, 60, 700, 90)]
-    assert page_text(["ก", "ข", "ค", "12"], quads) == "ก ข\nค\t12"
-
-
 # --- the page reader ----------------------------------------------------------------------------
 
 
@@ -161,6 +145,8 @@ def test_page_reader_reads_every_line_in_one_batch(page, detector):
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["width"] == 640 and len(payload["lines"][0]["polygon"]) == 4
     assert set(payload["lines"][0]) == {"polygon", "text", "confidence"}
+    assert [(b["kind"], b["column"], b["text"]) for b in payload["blocks"]] == [("paragraph", 0, "7\n7\n7")]
+    assert payload["blocks"][0]["lines"] == payload["lines"]
 
 
 def test_boxes_only_detects_without_reading(page):
@@ -173,7 +159,7 @@ def test_draw_result_writes_boxes_and_thai_text(page):
     image, boxes = page
     lines = PageReader(lambda _image: [TextRegion(np.array(b.points, dtype=np.float32), 0.9) for b in boxes],
                        scripted_recognizer("12"))(image).lines
-    drawn = draw_result(image, PageResult(lines, image.width, image.height))
+    drawn = draw_result(image, PageResult.arranged(lines, image.width, image.height))
     assert drawn.size == image.size
     assert np.abs(np.asarray(drawn, dtype=int) - np.asarray(image, dtype=int)).sum() > 0
 

@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text detector: ppocrv4, thaiocr-db or a DB .onnx file (default: %(default)s)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON record per page (source, page, size, text, lines with polygon, text and "
-                        "confidence), one per line")
+                        "confidence, and blocks: paragraphs and tables with their column, text and lines), one per "
+                        "line")
     p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
                    help="also write the page with the boxes and the text read drawn on it (OUT-N.png for page N "
                         "of several)")

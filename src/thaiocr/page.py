@@ -3,12 +3,12 @@
 ``PageReader`` runs a :class:`~thaiocr.detect.Detector`, crops every line (grown where ink goes
 on past the box, so that stacked marks the detector's box cuts off are kept), reads all crops in one batched call of the
 :class:`~thaiocr.predict.Recognizer`, turns the lines that read poorly upside down and reads them
-again (keeping the more confident reading), and returns a :class:`PageResult`.
+again (keeping the more confident reading), and returns a :class:`PageResult`: the lines in reading
+order, grouped into paragraphs and tables (see :mod:`thaiocr.layout`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from thaiocr.detect import DETECTORS, DBDetector, Detector, TextRegion, load_detector
 from thaiocr.errors import ThaiOCRError
+from thaiocr.layout import TABLE, Block, block_text, box_bounds, cell_text, layout, layout_text, reorder
+from thaiocr.layout import page_text as page_text  # where bench/page_ocr.py and others import it from
 from thaiocr.predict import Prediction, Recognizer
 
 # How far a crop may reach past its box, as fractions of the box's height. On held-out synthetic
@@ -28,7 +30,6 @@ MARK_REACH = 0.1  # ink this close (in box heights) past a box's edge belongs to
 RULE_SHARE = 0.6  # a row inked across more than this share of a box's width is a rule, not text
 # Lines read with a mean confidence below this are read again turned 180 degrees (see docs/page_ocr.md).
 RECHECK_BELOW = 0.9
-COLUMN_GAP = 1.0  # a gap wider than this many row heights joins two boxes of a row with a tab
 LABEL_FONT_FAMILIES = ("Loma", "Garuda", "ArundinaSans", "Waree")  # clear faces with Thai and Latin
 
 
@@ -47,22 +48,47 @@ class PageLine:
 
 @dataclass(frozen=True)
 class PageResult:
-    """The lines of a page in reading order, and the page's size."""
+    """The lines of a page in reading order, the paragraphs and tables they form (their indices
+    into ``lines``), and the page's size."""
 
     lines: list[PageLine]
     width: int
     height: int
+    blocks: list[Block]
+
+    @classmethod
+    def arranged(cls, lines: list[PageLine], width: int, height: int) -> PageResult:
+        """The lines, in any order, put in reading order and grouped into blocks."""
+        order, blocks = reorder(layout([np.array(line.polygon) for line in lines]))
+        return cls([lines[i] for i in order], width, height, blocks)
 
     @property
     def text(self) -> str:
-        """The lines with text, row by row (top to bottom); on a row, left to right, split by a space
-        or, across a wide gap, a tab."""
-        read = [line for line in self.lines if line.text]
-        return page_text([line.text for line in read], [np.array(line.polygon) for line in read])
+        """The blocks' texts, a blank line between blocks: a paragraph's rows on their own lines, a
+        table's rows with their cells split by tabs; columns one after another."""
+        return layout_text(self.blocks, self._texts(), self._quads())
 
     def to_dict(self) -> dict:
+        """The page, its text, its lines, and its blocks with their own lines (the lines again)."""
+        texts, boxes = self._texts(), box_bounds(self._quads())
         return {"width": self.width, "height": self.height, "text": self.text,
-                "lines": [line.to_dict() for line in self.lines]}
+                "lines": [line.to_dict() for line in self.lines],
+                "blocks": [self._block_dict(block, texts, boxes) for block in self.blocks]}
+
+    def _block_dict(self, block: Block, texts: list[str], boxes: np.ndarray) -> dict:
+        record: dict = {"kind": block.kind, "column": block.column, "text": block_text(block, texts, boxes)}
+        if block.kind == TABLE:
+            record["cells"] = [{"row": row, "col": col, "text": cell_text(cell, texts, boxes),
+                                "lines": [self.lines[i].to_dict() for i in cell]} for row, col, cell in block.cells()]
+        else:
+            record["lines"] = [self.lines[i].to_dict() for i in block.lines]
+        return record
+
+    def _texts(self) -> list[str]:
+        return [line.text for line in self.lines]
+
+    def _quads(self) -> list[np.ndarray]:
+        return [np.array(line.polygon) for line in self.lines]
 
 
 class PageReader:
@@ -97,8 +123,7 @@ class PageReader:
             readings = read_crops(self.recognizer, crops, self.recheck_below)
         lines = [_page_line(region, prediction, turned)
                  for region, (prediction, turned) in zip(regions, readings, strict=True)]
-        order = [i for row in reading_order([region.quad for region in regions]) for i in row]
-        return PageResult([lines[i] for i in order], image.width, image.height)
+        return PageResult.arranged(lines, image.width, image.height)
 
 
 def read_crops(recognizer: Recognizer, crops: list[Image.Image],
@@ -214,46 +239,6 @@ def _edge_colour(image: Image.Image) -> tuple[int, ...]:
     """The page's commonest corner colour, for the parts of a padded crop that fall off the page."""
     corners = [image.getpixel((x, y)) for x in (0, image.width - 1) for y in (0, image.height - 1)]
     return max(corners, key=corners.count)  # type: ignore[arg-type,return-value]
-
-
-# --- reading order ------------------------------------------------------------------------------
-
-
-def reading_order(quads: Sequence[np.ndarray]) -> list[list[int]]:
-    """Indices of the boxes grouped into rows, top to bottom, each row left to right.
-
-    Boxes go through in order of their vertical centres; one joins the current row when its
-    centre is within half a height (the smaller of its own and the row's) of the row's centre.
-    """
-    boxes = [np.asarray(q, dtype=np.float64).reshape(-1, 2) for q in quads]
-    tops, bottoms = [b[:, 1].min() for b in boxes], [b[:, 1].max() for b in boxes]
-    rows: list[list[int]] = []
-    for i in sorted(range(len(boxes)), key=lambda k: tops[k] + bottoms[k]):
-        centre, height = (tops[i] + bottoms[i]) / 2, bottoms[i] - tops[i]
-        if rows:
-            row = rows[-1]
-            row_centre = np.mean([(tops[k] + bottoms[k]) / 2 for k in row])
-            row_height = np.mean([bottoms[k] - tops[k] for k in row])
-            if abs(centre - row_centre) <= min(height, row_height) / 2:
-                row.append(i)
-                continue
-        rows.append([i])
-    return [sorted(row, key=lambda k: boxes[k][:, 0].min()) for row in rows]
-
-
-def page_text(texts: Sequence[str], quads: Sequence[np.ndarray]) -> str:
-    """The texts in reading order: rows on their own lines; on a row, a space between boxes, or a tab
-    across a gap wider than :data:`COLUMN_GAP` row heights (table columns, receipt amounts)."""
-    boxes = [np.asarray(q, dtype=np.float64).reshape(-1, 2) for q in quads]
-    rows = []
-    for row in reading_order(boxes):
-        height = np.mean([boxes[k][:, 1].max() - boxes[k][:, 1].min() for k in row])
-        parts = [texts[row[0]]]
-        for before, after in zip(row, row[1:], strict=False):
-            gap = boxes[after][:, 0].min() - boxes[before][:, 0].max()
-            parts.append(("\t" if gap > COLUMN_GAP * height else " ") + texts[after])
-        rows.append("".join(parts))
-    return "\n".join(rows)
 
 
 # --- drawing ------------------------------------------------------------------------------------
