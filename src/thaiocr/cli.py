@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
                    help="also write the page with the boxes and the text read drawn on it (OUT-N.png for page N "
                         "of several)")
+    p.add_argument("--pdf", type=Path, default=None, metavar="OUT.pdf",
+                   help="also write a searchable PDF: every page read, as an image with the text read laid over "
+                        "it invisibly (a Thai TrueType font embedded), so a viewer can find and copy it; page size "
+                        "from --dpi for PDF pages, else the image's own resolution (200 dpi when it states none)")
     _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_ocr)
 

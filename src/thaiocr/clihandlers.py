@@ -20,8 +20,9 @@ from thaiocr.errors import ThaiOCRError, counted
 if TYPE_CHECKING:
     from thaiocr.config import Config
     from thaiocr.documents import PageInput
-    from thaiocr.page import PageResult
+    from thaiocr.page import PageReader, PageResult
     from thaiocr.predict import Recognizer
+    from thaiocr.searchpdf import SearchablePdf
 
 
 def _load_config(args: argparse.Namespace):
@@ -284,28 +285,55 @@ def _synth_pages(args: argparse.Namespace) -> int:
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from contextlib import nullcontext
 
-    from thaiocr.documents import document_pages, may_hold_pages, parse_pages
+    from thaiocr.documents import parse_pages
     from thaiocr.page import PageReader, image_format_for
+    from thaiocr.searchpdf import SearchablePdf
 
     if args.draw:
         image_format_for(args.draw)  # a bad --draw name fails before any page is read
     selected = parse_pages(args.pages) if args.pages else None
-    reader = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)
+    with SearchablePdf() if args.pdf else nullcontext() as pdf:  # no Thai font: fails before models load
+        reader = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)
+        failed, total = _ocr_pages(reader, args, selected, pdf)
+        if pdf is not None:
+            _save_pdf(pdf, args.pdf)
+    if failed:
+        print(f"thaiocr: {failed} of {counted(total, 'page')} could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _ocr_pages(reader: PageReader, args: argparse.Namespace, selected: set[int] | None,
+               pdf: SearchablePdf | None) -> tuple[int, int]:
+    """Read every page of the inputs, one in memory at a time, printing each (and adding it to
+    ``pdf``); a page that cannot be read is reported. The number of those, and of all pages."""
+    from tqdm import tqdm
+
+    from thaiocr.documents import document_pages, image_points, may_hold_pages
+
     several = len(args.inputs) > 1 or any(may_hold_pages(path) for path in args.inputs)
-    pages = document_pages(args.inputs, selected, args.dpi, args.max_pixels)  # one page in memory at a time
+    pages = document_pages(args.inputs, selected, args.dpi, args.max_pixels)
     failed = total = 0
     for total, page in enumerate(tqdm(pages, desc="reading pages", unit="page", disable=not several,
                                       file=sys.stderr), start=1):
         if page.image is None:
             failed += 1
             print(f"thaiocr: error: {page.error}", file=sys.stderr, flush=True)
-        else:
-            _print_page(page, reader(page.image), args, total if several else None)
-    if failed:
-        print(f"thaiocr: {failed} of {counted(total, 'page')} could not be read", file=sys.stderr)
-    return 1 if failed else 0
+            continue
+        result = reader(page.image)
+        _print_page(page, result, args, total if several else None)
+        if pdf is not None:
+            pdf.add_page(page.image, result.lines, page.points or image_points(page.image))
+    return failed, total
+
+
+def _save_pdf(pdf: SearchablePdf, path: Path) -> None:
+    """``--pdf``: write the pages read, if any (the pages that failed are left out)."""
+    if len(pdf):
+        pdf.save(path)
+    else:
+        print(f"thaiocr: error: no page was read, so {path} was not written", file=sys.stderr)
 
 
 def _print_page(page: PageInput, result: PageResult, args: argparse.Namespace, index: int | None) -> None:

@@ -21,6 +21,7 @@ from thaiocr.imageload import check_pixels, decode, opened, pixel_limit_message
 from thaiocr.preprocess import ImageError
 
 DEFAULT_DPI = 200
+MIN_STATED_DPI = 50  # an image stating less (0, 1) states none: its resolution is taken as DEFAULT_DPI
 POINTS_PER_INCH = 72  # PDF page sizes are in points
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
@@ -29,12 +30,15 @@ _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 @dataclass(frozen=True)
 class PageInput:
     """One page of an input: where it came from (``source``, 1-based ``number`` within it), and
-    either its ``image`` or the ``error`` that kept it from being read."""
+    either its ``image`` or the ``error`` that kept it from being read. ``points``: the size in PDF
+    points (1/72 inch) the image covers, a PDF page's own or an image's at the resolution it
+    states, for a searchable PDF's pages."""
 
     source: Path
     number: int
     image: Image.Image | None = None
     error: str | None = None
+    points: tuple[float, float] | None = None
 
     @property
     def name(self) -> str:
@@ -89,7 +93,8 @@ def _image_pages(path: Path, max_pixels: int) -> Iterator[PageInput]:
         with opened(path, str(path), max_pixels, "--max-pixels") as image:
             frames = getattr(image, "n_frames", 1)
             if frames == 1:
-                yield PageInput(path, 1, decode(path, str(path), max_pixels))
+                decoded = decode(path, str(path), max_pixels)
+                yield PageInput(path, 1, decoded, points=image_points(decoded))
                 return
             for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
                 yield _frame_page(path, number, frame, max_pixels)
@@ -101,7 +106,7 @@ def _frame_page(path: Path, number: int, frame: Image.Image, max_pixels: int) ->
     name = f"{path} page {number}"
     try:
         check_pixels(frame, name, max_pixels, "--max-pixels")
-        return PageInput(path, number, frame.convert("RGB"))
+        return PageInput(path, number, frame.convert("RGB"), points=image_points(frame))
     except ImageError as exc:
         return PageInput(path, number, error=str(exc))
     except Exception as exc:  # a truncated or corrupt frame: Pillow's decoders raise many types
@@ -131,9 +136,17 @@ def _pdf_page(document, path: Path, number: int, dpi: int, max_pixels: int) -> P
             what = f"{width}x{height} at {dpi} dpi"
             message = pixel_limit_message(name, what, width * height, max_pixels, "--max-pixels, or a lower --dpi")
             return PageInput(path, number, error=message)
-        return PageInput(path, number, page.render(scale=scale).to_pil().convert("RGB"))
+        return PageInput(path, number, page.render(scale=scale).to_pil().convert("RGB"), points=page.get_size())
     except Exception as exc:  # PDFium reports a damaged page in several ways
         return PageInput(path, number, error=f"{name}: cannot render the page ({_pdf_reason(exc)})")
+
+
+def image_points(image: Image.Image) -> tuple[float, float]:
+    """The image's size in PDF points at the resolution its file states, or at :data:`DEFAULT_DPI`
+    when it states none."""
+    stated = image.info.get("dpi", (0, 0))
+    dpi = [float(value) if value >= MIN_STATED_DPI else DEFAULT_DPI for value in stated[:2]]
+    return image.width * POINTS_PER_INCH / dpi[0], image.height * POINTS_PER_INCH / dpi[-1]
 
 
 def _pdf_reason(exc: Exception) -> str:
