@@ -346,7 +346,7 @@ def test_page_mode_answers_the_page_readers_results(recognizer, line_bytes, capl
             caplog.at_level(logging.INFO, logger="thaiocr.server"):
         response = page_client.post("/v1/ocr", content=png(60, 40), headers={"content-type": "image/png"})
         assert page_client.get("/v1/model").json()["page_mode"] is True
-    assert response.json() == {"pages": [read_page(Image.new("RGB", (1, 1))).to_dict()]}
+    assert response.json() == {"pages": [{"image": 0, "page": 1, **read_page(Image.new("RGB", (1, 1))).to_dict()}]}
     assert seen[0] == (60, 40)
     assert caplog.records[0].getMessage().endswith(" 1 lines")
 
@@ -363,7 +363,7 @@ def test_page_mode_with_the_real_page_reader(reading_recognizer, line_paths):
     with TestClient(create_app(reading_recognizer, page_reader=reader)) as page_client:
         response = page_client.post("/v1/ocr", files={"image": ("page.png", png_bytes(page), "image/png")})
     assert response.status_code == 200, response.text
-    assert response.json() == {"pages": [reader(page).to_dict()]}
+    assert response.json() == {"pages": [{"image": 0, "page": 1, **reader(page).to_dict()}]}
     assert response.json()["pages"][0]["lines"], "the detector should find the pasted lines"
 
 

@@ -5,6 +5,8 @@ one :class:`PageInput` at a time, each already decoded within the pixel budget o
 reason it could not be (a corrupt or encrypted PDF, a truncated TIFF frame, a page over the
 limit), so one bad page is reported by its number and the rest are still read. PDF pages are
 rendered with PDFium (``pypdfium2``, Apache-2.0/BSD) at ``dpi``; nothing else is read from them.
+The server renders the PDFs sent to it with the same functions (:func:`open_pdf`,
+:func:`pdf_page_size`, :func:`render_pdf_page`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageSequence
 
 from thaiocr.errors import ThaiOCRError
 from thaiocr.imageload import check_pixels, decode, opened, pixel_limit_message
 from thaiocr.preprocess import ImageError
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfDocument
 
 DEFAULT_DPI = 200
 MIN_STATED_DPI = 50  # an image stating less (0, 1) states none: its resolution is taken as DEFAULT_DPI
@@ -113,32 +119,73 @@ def _frame_page(path: Path, number: int, frame: Image.Image, max_pixels: int) ->
         return PageInput(path, number, error=f"{name}: not a readable image ({exc})")
 
 
-def _pdf_pages(path: Path, dpi: int, max_pixels: int) -> Iterator[PageInput]:
+class PdfError(ThaiOCRError):
+    """A PDF that cannot be opened (damaged, encrypted, not a PDF) or a page that cannot be rendered."""
+
+
+def open_pdf(source: Path | bytes, name: str) -> PdfDocument:
+    """PDFium's document of a PDF file or of its bytes (which must outlive it); close it after use."""
     import pypdfium2 as pdfium
 
     try:
-        document = pdfium.PdfDocument(path)
+        return pdfium.PdfDocument(source)
     except (pdfium.PdfiumError, OSError) as exc:
-        yield PageInput(path, 1, error=f"{path}: cannot open the PDF ({_pdf_reason(exc)})")
-        return
-    with document:
-        for index in range(len(document)):
-            yield _pdf_page(document, path, index + 1, dpi, max_pixels)
+        raise PdfError(f"{name}: cannot open the PDF ({_pdf_reason(exc)})") from None
 
 
-def _pdf_page(document, path: Path, number: int, dpi: int, max_pixels: int) -> PageInput:
-    name = f"{path} page {number}"
+def pdf_page_size(document: PdfDocument, number: int, dpi: float, name: str) -> tuple[int, int]:
+    """Page ``number``'s (1-based) size in pixels at ``dpi``, from its size in points (nothing rendered)."""
+    try:
+        width, height = document.get_page_size(number - 1)
+    except Exception as exc:  # a damaged page tree
+        raise PdfError(f"{name} page {number}: cannot read the page's size ({_pdf_reason(exc)})") from None
     scale = dpi / POINTS_PER_INCH
+    return round(width * scale), round(height * scale)
+
+
+def render_pdf_page(document: PdfDocument, number: int, dpi: float, name: str) -> Image.Image:
+    """Page ``number`` (1-based) rendered at ``dpi``: an RGB image.
+
+    The bitmap is ceil(points x scale) pixels, and PDFium keeps points as 32-bit floats: the scale
+    is a millionth less than ``dpi`` asks, so that a page a whole number of pixels wide (a scan made
+    into a PDF) does not gain a column from their rounding error. The page and its bitmap are closed
+    at once rather than left to the garbage collector, which might close them on another thread
+    while PDFium (not thread-safe) works on something else."""
     try:
         page = document[number - 1]
-        width, height = (round(side * scale) for side in page.get_size())
-        if width * height > max_pixels:
-            what = f"{width}x{height} at {dpi} dpi"
-            message = pixel_limit_message(name, what, width * height, max_pixels, "--max-pixels, or a lower --dpi")
-            return PageInput(path, number, error=message)
-        return PageInput(path, number, page.render(scale=scale).to_pil().convert("RGB"), points=page.get_size())
+        try:
+            bitmap = page.render(scale=dpi / POINTS_PER_INCH * (1 - 1e-6))
+            image = bitmap.to_pil().convert("RGB")  # a copy: the bitmap's buffer goes with it
+            bitmap.close()
+            return image
+        finally:
+            page.close()
     except Exception as exc:  # PDFium reports a damaged page in several ways
-        return PageInput(path, number, error=f"{name}: cannot render the page ({_pdf_reason(exc)})")
+        raise PdfError(f"{name} page {number}: cannot render the page ({_pdf_reason(exc)})") from None
+
+
+def _pdf_pages(path: Path, dpi: int, max_pixels: int) -> Iterator[PageInput]:
+    try:
+        document = open_pdf(path, str(path))
+    except PdfError as exc:
+        yield PageInput(path, 1, error=str(exc))
+        return
+    with document:
+        for number in range(1, len(document) + 1):
+            yield _pdf_page(document, path, number, dpi, max_pixels)
+
+
+def _pdf_page(document: PdfDocument, path: Path, number: int, dpi: int, max_pixels: int) -> PageInput:
+    try:
+        width, height = pdf_page_size(document, number, dpi, str(path))
+        if width * height > max_pixels:
+            message = pixel_limit_message(f"{path} page {number}", f"{width}x{height} at {dpi} dpi", width * height,
+                                          max_pixels, "--max-pixels, or a lower --dpi")
+            return PageInput(path, number, error=message)
+        image = render_pdf_page(document, number, dpi, str(path))
+        return PageInput(path, number, image, points=document.get_page_size(number - 1))
+    except PdfError as exc:
+        return PageInput(path, number, error=str(exc))
 
 
 def image_points(image: Image.Image) -> tuple[float, float]:

@@ -1,9 +1,9 @@
 """HTTP serving: one model loaded at start-up, line images batched across concurrent requests.
 
 Endpoints: ``GET /ping`` and ``POST /invocations`` (the SageMaker hosting contract), ``POST
-/v1/recognize`` (line images), ``POST /v1/ocr`` (pages, when a page reader is given), ``GET
-/v1/model``, and FastAPI's ``/docs``. Every error is ``{"error": code, "detail": message}``.
-See docs/serving.md.
+/v1/recognize`` (line images), ``POST /v1/ocr`` (pages: images or PDFs, when a page reader is
+given), ``GET /v1/model``, and FastAPI's ``/docs``. Every error is ``{"error": code, "detail":
+message}``. See docs/serving.md.
 
 The line images of concurrent requests go through one :class:`LineBatcher`: a worker thread runs
 them through the model in shared batches, which is what makes a CPU fast (a batch of 32 lines costs
@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from thaiocr.errors import ThaiOCRError
 from thaiocr.imageload import line_target, pixel_limit_message
 from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, named_model_path
-from thaiocr.serverinput import ApiError, decode_image, image_sizes, read_image_request
+from thaiocr.serverinput import ApiError, PageSource, decode_image, image_sizes, read_image_request, request_pages
 
 log = logging.getLogger("thaiocr.server")
 
@@ -277,21 +277,39 @@ class OCRService:
         return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
 
     def read_pages(self, blobs: Sequence[bytes]) -> tuple[list[dict], int]:
-        """Blocking (run it on a worker thread): decode and read each page; also the number of lines.
+        """Blocking (run it on a worker thread): decode (a PDF: render) and read each page; a record
+        per page (``image``: its place in the request, ``page``: its number within a PDF, else 1),
+        and the number of lines.
 
-        Pages are decoded one at a time, as they are read, so one full-size page is held at once."""
+        Pages are decoded one at a time, as they are read, so one full-size page is held at once.
+        Everything, PDFs opened included, happens under the page lock: PDFium is not thread-safe."""
         if self.page_reader is None:
             raise ApiError(501, "page_mode_unavailable",
                            "this server has no page reader (text detector); send line images to /v1/recognize")
-        pixels = self.check_pixels(blobs, self.limits.max_pixels, "--max-pixels")
-        results = []
-        with self._page_lock:
-            for index, blob in enumerate(blobs):
-                with self.decoding.slot(pixels[index]):
-                    image = decode_image(blob, index, self.limits.max_pixels)
-                results.append(self.page_reader(image))
+        records, lines = [], 0
+        with self._page_lock, request_pages(blobs, self.limits.max_pixels, self.limits.max_images) as pages:
+            self.check_pages(pages)
+            for page in pages:
+                with self.decoding.slot(page.pixels):
+                    image = page.load()
+                result = self.page_reader(image)
                 del image
-        return [result.to_dict() for result in results], sum(len(result.lines) for result in results)
+                records.append({"image": page.image, "page": page.number, **result.to_dict()})
+                lines += len(result.lines)
+        return records, lines
+
+    def check_pages(self, pages: Sequence[PageSource]) -> None:
+        """413 unless each page (a PDF's at the size it is rendered at) is within the page's pixel
+        limit and all of them within the request's."""
+        for page in pages:
+            if page.pixels > self.limits.max_pixels:
+                raise ApiError(413, "too_many_pixels", pixel_limit_message(
+                    page.name, "{}x{}".format(*page.size), page.pixels, self.limits.max_pixels, "--max-pixels"))
+        total = sum(page.pixels for page in pages)
+        if total > self.limits.max_request_pixels:
+            raise ApiError(413, "too_many_pixels", pixel_limit_message(
+                "the request", f"{len(pages)} pages together", total, self.limits.max_request_pixels,
+                "--max-request-pixels"))
 
     def model_info(self) -> dict:
         charset, preprocess = self.recognizer.charset, self.recognizer.preprocess
@@ -354,7 +372,7 @@ def create_app(recognizer: Recognizer, page_reader: PageReaderLike | None = None
 def _add_routes(app: FastAPI, service: OCRService) -> None:
     async def answer(request: Request, wanted: str | None) -> JSONResponse:
         parsed = await read_image_request(request)
-        mode = _mode_for(parsed.mode, wanted)
+        mode = _mode_for(parsed.mode, wanted, parsed.has_pdf)
         service.check_count(parsed.blobs)
         if mode == "page":
             pages, request.state.lines = await run_in_threadpool(service.read_pages, parsed.blobs)
@@ -369,7 +387,7 @@ def _add_routes(app: FastAPI, service: OCRService) -> None:
             raise ApiError(503, "not_ready", "the model worker is not running")
         return JSONResponse({"status": "ok"})
 
-    @app.post("/invocations", summary="SageMaker inference: line images (default) or pages (mode=page)")
+    @app.post("/invocations", summary="SageMaker inference: line images (default) or pages (mode=page, or a PDF)")
     async def invocations(request: Request) -> JSONResponse:
         return await answer(request, None)
 
@@ -377,7 +395,7 @@ def _add_routes(app: FastAPI, service: OCRService) -> None:
     async def recognize(request: Request) -> JSONResponse:
         return await answer(request, "line")
 
-    @app.post("/v1/ocr", summary="Read pages: detect the text lines, then read each")
+    @app.post("/v1/ocr", summary="Read pages, images or PDFs (a record per page): detect the lines, read each")
     async def ocr(request: Request) -> JSONResponse:
         return await answer(request, "page")
 
@@ -386,13 +404,18 @@ def _add_routes(app: FastAPI, service: OCRService) -> None:
         return JSONResponse(service.model_info())
 
 
-def _mode_for(stated: str | None, wanted: str | None) -> str:
-    """The endpoint's mode; a request stating another is refused rather than silently overridden."""
+def _mode_for(stated: str | None, wanted: str | None, has_pdf: bool = False) -> str:
+    """The endpoint's mode; a request stating another is refused rather than silently overridden.
+    ``/invocations`` reads a PDF as pages unless told otherwise, and a PDF is never read as lines."""
     if wanted is None:
-        return stated or "line"
-    if stated not in (None, wanted):
+        mode = stated or ("page" if has_pdf else "line")
+    elif stated not in (None, wanted):
         raise ApiError(400, "bad_mode", f"this endpoint reads {wanted}s; use /invocations to choose the mode")
-    return wanted
+    else:
+        mode = wanted
+    if mode == "line" and has_pdf:
+        raise ApiError(400, "bad_mode", "a PDF is read as pages: send it to /v1/ocr, or to /invocations with mode=page")
+    return mode
 
 
 def _error(status: int, code: str, detail: str) -> JSONResponse:
