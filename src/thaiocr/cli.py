@@ -220,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("ocr", help="read pages: detect their text lines, read them, print them in reading order")
+    p = sub.add_parser("ocr", help="read pages: detect their text lines, read them, print them in reading order",
+                       description="Read pages (images, PDFs, multi-page TIFFs, folders): detect the text lines, "
+                                   "read them, and print the text in reading order: columns one after another, "
+                                   "tables row by row (cells split by tabs), a blank line between paragraphs.")
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
                    help="page image, PDF, multi-page TIFF or folder of images (several may be given)")
     p.add_argument("--pages", default=None, metavar="LIST",
@@ -240,8 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "of several)")
     p.add_argument("--pdf", type=Path, default=None, metavar="OUT.pdf",
                    help="also write a searchable PDF: every page read, as an image with the text read laid over "
-                        "it invisibly (a Thai TrueType font embedded), so a viewer can find and copy it; page size "
-                        "from --dpi for PDF pages, else the image's own resolution (200 dpi when it states none)")
+                        "it invisibly (a Thai TrueType font embedded), so a viewer can find and copy it; a PDF page "
+                        "keeps its size, an image's comes from the resolution it states (200 dpi if none)")
     _add_max_pixels_arg(p)
     p.set_defaults(func=cmd_ocr)
 
