@@ -16,6 +16,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
 from thaiocr.fonts import discover_fonts
 from thaiocr.predict import Recognizer
+from thaiocr.runfolder import LATEST_CHECKPOINT
 from thaiocr.synth import dataset_is_current, font_families_beside, generate_dataset
 from thaiocr.train import train
 
@@ -49,7 +50,7 @@ def ensure_dataset(data_dir: Path, height: int, progress: bool) -> bool:
 
 def set_aside_other_run(run_dir: Path, config: Config) -> None:
     """Move away a run folder left by another recipe, so the demo resumes only its own run."""
-    latest = run_dir / "latest.pt"
+    latest = run_dir / LATEST_CHECKPOINT
     if not latest.exists() or load_checkpoint(latest).get("config") == config.to_dict():
         return
     aside = run_dir.with_name(f"{run_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -44,6 +44,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.model import count_parameters, inference_mode
 from thaiocr.onnxmodel import cpu_session
+from thaiocr.runfolder import BEST_CHECKPOINT, LATEST_CHECKPOINT, MODEL_FOLDER, ONNX_NAME
 from thaiocr.train import build_optimizer, pick_device, remove_stale_writes, seed_everything
 
 DET_CHECKPOINT_FORMAT = "thaiocr-det-checkpoint/1"
@@ -329,7 +330,7 @@ class DetTrainer:
             return None
         if self.config.Global.checkpoints:
             return Path(self.config.Global.checkpoints)
-        latest = self.run_dir / "latest.pt"
+        latest = self.run_dir / LATEST_CHECKPOINT
         return latest if latest.exists() else None
 
     def _restore(self, path: Path) -> None:
@@ -347,11 +348,11 @@ class DetTrainer:
 
     def _finish(self, eval_pages: list[DetPage]) -> DetTrainResult:
         s = self.state
-        best_path = self.run_dir / "best_accuracy.pt"
-        source = best_path if s.history and best_path.exists() else self.run_dir / "latest.pt"
+        best_path = self.run_dir / BEST_CHECKPOINT
+        source = best_path if s.history and best_path.exists() else self.run_dir / LATEST_CHECKPOINT
         self.model.load_state_dict(load_det_checkpoint(source)["model"])
         batch = parity_batch(eval_pages, self.settings.limit_side_len)
-        path, parity = write_det_bundle(self.model, self.config, self.run_dir / "best_model", batch)
+        path, parity = write_det_bundle(self.model, self.config, self.run_dir / MODEL_FOLDER, batch)
         _say(f"Exported {path} (max |ONNX - PyTorch| = {parity:.2e}).")
         best = max(s.history, key=lambda row: row["hmean"]) if s.history else None
         return DetTrainResult(self.run_dir, best, s.best_step, s.global_step, s.seconds, path, parity)
@@ -368,7 +369,7 @@ def parity_batch(eval_pages: list[DetPage], limit_side_len: int) -> np.ndarray:
 def write_det_bundle(model: DBNet, config: DetConfig, out_dir: Path, batch: np.ndarray) -> tuple[Path, float]:
     """``out_dir/inference.onnx`` with the recipe's post-processing in its metadata, ``config.yml``,
     and the parity of the export against PyTorch on ``batch``."""
-    path = export_det_onnx(model, Path(out_dir) / "inference.onnx", settings_of(config), config.to_dict())
+    path = export_det_onnx(model, Path(out_dir) / ONNX_NAME, settings_of(config), config.to_dict())
     atomic_write_text(Path(out_dir) / "config.yml", config.to_yaml())
     return path, check_det_parity(model.eval(), path, batch)
 
@@ -378,7 +379,7 @@ def export_det_checkpoint(config: DetConfig, checkpoint: Path | None = None, out
     """Export a run's ``best_accuracy.pt`` (or ``checkpoint``) to ``best_model/`` (or ``out_dir``)
     with the recipe's post-processing: how a detector gets settings tuned after training."""
     run_dir = Path(config.Global.save_model_dir)
-    source = checkpoint or run_dir / "best_accuracy.pt"
+    source = checkpoint or run_dir / BEST_CHECKPOINT
     payload = load_det_checkpoint(source)
     try:
         model = build_det_model(DetArchitectureConfig(**payload["architecture"]))
@@ -386,7 +387,7 @@ def export_det_checkpoint(config: DetConfig, checkpoint: Path | None = None, out
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{source}: does not describe a usable detector ({str(exc).splitlines()[0]})") from None
     eval_pages = read_det_pages(config.Eval.dataset.label_file_list[:1]) if config.Eval else []
-    return write_det_bundle(model, config, out_dir or run_dir / "best_model",
+    return write_det_bundle(model, config, out_dir or run_dir / MODEL_FOLDER,
                             parity_batch(eval_pages, config.PostProcess.limit_side_len))
 
 

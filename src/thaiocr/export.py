@@ -29,6 +29,7 @@ from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.model import CRNN, inference_mode
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, ONNX_FORMAT, OUTPUT_NAME, cpu_session
 from thaiocr.preprocess import Preprocess
+from thaiocr.runfolder import ONNX_NAME
 
 OPSET = 17
 
@@ -110,7 +111,7 @@ def write_inference_bundle(model: CRNN, charset: Charset, preprocess: Preprocess
     batch at the full input width.
     """
     out_dir = Path(out_dir)
-    path = export_onnx(model, charset, preprocess, out_dir / "inference.onnx", config=config)
+    path = export_onnx(model, charset, preprocess, out_dir / ONNX_NAME, config=config)
     if config:
         atomic_write_text(out_dir / "config.yml", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return path, check_parity(model, path, random_batch(preprocess) if batch is None else batch)

@@ -23,8 +23,8 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.errors import ThaiOCRError
 from thaiocr.model import CRNN
 from thaiocr.preprocess import Preprocess
+from thaiocr.runfolder import CHECKPOINT_NAMES, ONNX_NAME
 
-CHECKPOINT_NAMES = ("best_accuracy.pt", "latest.pt")  # looked for, in this order, in a folder
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 SHOWN = 10  # characters listed per group in the report
 
@@ -102,7 +102,7 @@ def _checkpoint_in_folder(folder: Path) -> Path:
     if found:
         names = ", ".join(p.name for p in found)
         raise ThaiOCRError(f"pretrained model folder {folder} holds several checkpoints ({names}): name one")
-    what = "only an exported ONNX model, which cannot be fine-tuned" if (folder / "inference.onnx").exists() \
+    what = "only an exported ONNX model, which cannot be fine-tuned" if (folder / ONNX_NAME).exists() \
         else "no .pt checkpoint"
     raise ThaiOCRError(f"pretrained model folder {folder} holds {what}: use a .pt checkpoint{_hint_beside(folder)}")
 

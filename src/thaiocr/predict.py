@@ -26,12 +26,12 @@ from thaiocr.imageload import DEFAULT_MAX_PIXELS
 from thaiocr.linecut import SQUEEZE_WITHIN_HEIGHTS, LinePieces, cut_line, join_readings
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
 from thaiocr.preprocess import Preprocess, open_image
+from thaiocr.runfolder import MODEL_FOLDER, ONNX_NAME
 from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name, shipped_model_dir
 
 if TYPE_CHECKING:  # PyTorch is imported only to read a .pt checkpoint or an in-memory model
     from thaiocr.model import CRNN
 
-ONNX_NAME = "inference.onnx"
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 # A batch ``[N, 3, H, W]`` float32 -> probabilities ``[N, T, C]``.
@@ -223,7 +223,7 @@ def _torch_backend(model: CRNN) -> Backend:
 
 
 def _onnx_in_folder(folder: Path) -> Path:
-    candidates = [folder / ONNX_NAME, folder / "best_model" / ONNX_NAME]
+    candidates = [folder / ONNX_NAME, folder / MODEL_FOLDER / ONNX_NAME]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

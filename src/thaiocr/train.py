@@ -38,6 +38,7 @@ from thaiocr.fileio import atomic_copy, atomic_write_text, remove_stale_temp_fil
 from thaiocr.finetune import load_pretrained
 from thaiocr.model import CRNN, build_model, check_input_height, count_parameters
 from thaiocr.report import write_training_curves
+from thaiocr.runfolder import BEST_CHECKPOINT, LATEST_CHECKPOINT, MODEL_FOLDER, epoch_checkpoint
 from thaiocr.synthstream import build_synth_split
 
 
@@ -85,7 +86,7 @@ def _say(message: str) -> None:
 def remove_stale_writes(run_dir: Path) -> None:
     """Delete the temp files of checkpoint and model writes that a killed run left in its folder
     (``.latest.pt.*.tmp`` ...), which would otherwise stay forever and be packed with the model."""
-    stale = [path for folder in (run_dir, run_dir / "best_model") for path in remove_stale_temp_files(folder)]
+    stale = [path for folder in (run_dir, run_dir / MODEL_FOLDER) for path in remove_stale_temp_files(folder)]
     if stale:
         noun = "file" if len(stale) == 1 else "files"
         _say(f"Removed {len(stale)} temp {noun} of an interrupted write: {', '.join(p.name for p in stale)}")
@@ -220,7 +221,7 @@ class Trainer:
         explicit = self.config.Global.checkpoints
         if explicit:
             return Path(explicit)
-        latest = self.run_dir / "latest.pt"
+        latest = self.run_dir / LATEST_CHECKPOINT
         return latest if latest.exists() else None
 
     def _restore(self, path: Path) -> None:
@@ -422,7 +423,7 @@ class Trainer:
         s.step_in_epoch = 0
         self._save("latest")
         if s.epoch % g.save_epoch_step == 0 and self.dist.is_main:
-            atomic_copy(self.run_dir / "latest.pt", self.run_dir / f"iter_epoch_{s.epoch}.pt")
+            atomic_copy(self.run_dir / LATEST_CHECKPOINT, epoch_checkpoint(self.run_dir, s.epoch))
 
     # --- the end ----------------------------------------------------------------------------
 
@@ -431,7 +432,7 @@ class Trainer:
         if not self.dist.is_main:
             return TrainResult(self.run_dir, None, s.best_step, s.global_step, s.seconds, None, None, s.history)
         # Without evaluations in this run's history, a best_accuracy.pt here could be another run's.
-        source = self.run_dir / ("best_accuracy.pt" if s.history else "latest.pt")
+        source = self.run_dir / (BEST_CHECKPOINT if s.history else LATEST_CHECKPOINT)
         self.model.load_state_dict(load_checkpoint(source)["model"])
         self.model.eval()
         onnx_path, parity = self._export(eval_ds)
@@ -443,7 +444,7 @@ class Trainer:
                            s.history)
 
     def _export(self, eval_ds: RecDataset | None) -> tuple[Path, float]:
-        folders = [self.run_dir / "best_model"]
+        folders = [self.run_dir / MODEL_FOLDER]
         if self.config.Global.save_inference_dir:
             folders.append(Path(self.config.Global.save_inference_dir))
         batch = None

@@ -20,6 +20,7 @@ from typing import Any
 from thaiocr.cloud.aws import Aws, AwsError, S3Uri, aws_errors
 from thaiocr.cloud.monitor import describe_job
 from thaiocr.errors import ThaiOCRError
+from thaiocr.runfolder import EPOCH_CHECKPOINT_PREFIX, MODEL_FOLDER, ONNX_NAME
 
 COPY_BLOCK = 1024 * 1024
 
@@ -161,12 +162,13 @@ def download_model(aws: Aws, job: str, dest: Path, force: bool = False, progress
 def describe_run_folder(folder: Path) -> str:
     """What a downloaded run folder holds, in the guide's terms."""
     names = sorted(p.name for p in folder.iterdir())
-    epochs = [n for n in names if n.startswith("iter_epoch_")]
-    shown = [n for n in names if n not in epochs] + ([f"{len(epochs)} x iter_epoch_*.pt"] if epochs else [])
+    epochs = [n for n in names if n.startswith(EPOCH_CHECKPOINT_PREFIX)]
+    shown = [n for n in names if n not in epochs]
+    shown += [f"{len(epochs)} x {EPOCH_CHECKPOINT_PREFIX}*.pt"] if epochs else []
     lines = [f"Downloaded to {folder}: {', '.join(shown)}"]
-    onnx = folder / "best_model" / "inference.onnx"
+    onnx = folder / MODEL_FOLDER / ONNX_NAME
     if onnx.is_file():
-        lines.append(f"Ready to use: thaiocr predict --model {folder / 'best_model'} IMAGE...")
+        lines.append(f"Ready to use: thaiocr predict --model {folder / MODEL_FOLDER} IMAGE...")
     else:
         lines.append("⚠️ no best_model/inference.onnx: export one with `thaiocr export "
                      f"{folder / 'best_accuracy.pt'}`")

@@ -31,11 +31,11 @@ from thaiocr.cloud.costs import instance, instances, money
 from thaiocr.cloud.monitor import describe_job, duration, utc_now
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write
+from thaiocr.runfolder import ONNX_NAME
 
 TOOL_TAG = {"Key": "thaiocr:tool", "Value": "thaiocr"}
 SOURCE_TAG = "thaiocr:source"
 VARIANT = "AllTraffic"
-ONNX_NAME = "inference.onnx"  # what `thaiocr serve` looks for below /opt/ml/model
 ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 # Serverless limits (SageMaker's ProductionVariantServerlessConfig): memory 1024-6144 MB in 1 GB
 # steps; at most 200 concurrent invocations per endpoint.
