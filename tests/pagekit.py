@@ -138,12 +138,12 @@ class _Typesetter:
             y += round(self.font_size * 1.6)
 
 
-def column_page(font_path: Path, heading: bool = False, font_size: int = 20) -> LayoutPage:
-    """Two columns of four and five lines (the left one two paragraphs), under a centred heading
-    that spans both when ``heading``."""
+def column_page(font_path: Path, heading: bool = False, font_size: int = 20, offset: int = 0) -> LayoutPage:
+    """Two columns of four and five lines (the left one two paragraphs), the right one ``offset``
+    pixels lower, under a centred heading that spans both when ``heading``."""
     width, margin, gutter = 860, 30, 50
     column = (width - 2 * margin - gutter) // 2
-    pages = _Typesetter(font_path, (width, 270 if heading else 210), font_size)
+    pages = _Typesetter(font_path, (width, (270 if heading else 210) + offset), font_size)
     top = margin
     if heading:
         title = raqm_face(font_path, round(font_size * 1.5))
@@ -152,7 +152,7 @@ def column_page(font_path: Path, heading: bool = False, font_size: int = 20) -> 
         pages.face, pages.font_size = raqm_face(font_path, font_size), font_size
         top += 3 * font_size
     pages.column(PROSE[:4], margin, top, column, breaks=(2,))
-    pages.column(PROSE[4:9], margin + column + gutter, top, column)
+    pages.column(PROSE[4:9], margin + column + gutter, top + offset, column)
     return LayoutPage(pages.image, pages.boxes, ([1] if heading else []) + [2, 2, 5])
 
 

@@ -68,6 +68,13 @@ def test_two_columns_are_read_one_after_the_other():
     assert [quads[i][0, 1] for i in blocks[0].lines + blocks[1].lines] == [q[0, 1] for q in left]
 
 
+def test_columns_whose_lines_are_not_level_are_read_one_after_the_other():
+    intro = _column(40, 790, 10, 2)  # a paragraph across both columns first
+    left, right = _column(40, 390, 100, 5), _column(440, 790, 120, 5)  # half a line lower: no row holds both
+    quads = intro + right + left
+    assert _order(quads) == [0, 1, *range(7, 12), *range(2, 7)]
+
+
 def test_a_full_width_heading_comes_before_the_columns_under_it_and_a_footer_after():
     heading, footer = _quad(200, 10, 600, 55), _quad(380, 400, 440, 420)
     left, right = _column(40, 390, 80, 5), _column(440, 790, 80, 4)
@@ -146,9 +153,9 @@ def garuda(fonts):
     return font_named(fonts, "Garuda").path
 
 
-@pytest.mark.parametrize("heading", [False, True])
-def test_a_rendered_two_column_page_is_read_column_by_column(garuda, heading):
-    page = column_page(garuda, heading=heading)
+@pytest.mark.parametrize(("heading", "offset"), [(False, 0), (True, 0), (True, 16)])  # 16: half a line
+def test_a_rendered_two_column_page_is_read_column_by_column(garuda, heading, offset):
+    page = column_page(garuda, heading=heading, offset=offset)
     quads = [np.array(box.points, dtype=np.float32) for box in page.boxes]
     shuffled = list(np.random.default_rng(0).permutation(len(quads)))
     blocks = layout([quads[i] for i in shuffled])

@@ -31,6 +31,7 @@ ALIGNED_ROWS = 0.5  # a table: this share of its rows at least hold cells in mor
 PARAGRAPH_GAP = 0.4  # a gap this many line heights wider than the page's usual gap between rows starts a paragraph
 INDENT = 1.0  # a row this many line heights right of its text's left edge, after one that is not, starts one
 COLUMN_GAP = 1.0  # within a cell, a gap wider than this many line heights joins two lines with a tab
+TAIL_ROWS = 3  # the most rows at the end of a run of text that the next row may take to start columns with
 
 Cell = tuple[int, ...]
 Row = tuple[Cell, ...]
@@ -177,17 +178,36 @@ class _Page:
 
     def runs(self, rows: list[list[int]]) -> list[list[list[int]]]:
         """Consecutive rows gathered while a gutter runs through all of them (or, rows without a
-        gutter of their own, while none does)."""
+        gutter of their own, while none does).
+
+        Where the lines of two columns are not level, each row holds one line, and no row has a
+        gutter of its own: so a row that makes a gutter with the last rows of a run without one
+        (at most :data:`TAIL_ROWS`) starts a run with them.
+        """
         runs: list[list[list[int]]] = []
         for row in rows:
             if runs:
                 run = [i for r in runs[-1] for i in r]
                 joined, alone, before = self.gutters(run + row), self.gutters(row), self.gutters(run)
+                tail = 0 if joined or before else self.tail_with_gutter(runs[-1], row)
+                if tail:
+                    runs[-1], start = runs[-1][:-tail], runs[-1][-tail:]
+                    runs.append(start + [row])
+                    continue
                 if joined or not (alone or before):
                     runs[-1].append(row)
                     continue
             runs.append([row])
         return runs
+
+    def tail_with_gutter(self, run: list[list[int]], row: list[int]) -> int:
+        """The most of the run's last rows (up to :data:`TAIL_ROWS`, never all) that have a gutter
+        with ``row``; 0: none do."""
+        found = 0
+        for count in range(1, min(TAIL_ROWS, len(run) - 1) + 1):
+            if self.gutters([i for r in run[-count:] for i in r] + row):
+                found = count
+        return found
 
     def gutters(self, indices: list[int]) -> list[float]:
         """The x of the middle of each gutter among the boxes: a gap at least :data:`GUTTER` line
