@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thaiocr.errors import ThaiOCRError, counted
+from thaiocr.runfolder import MODEL_FOLDER
 
 if TYPE_CHECKING:
     from thaiocr.config import Config
@@ -225,7 +226,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from thaiocr.export import export_checkpoint
 
-    out = args.out or args.checkpoint.parent / "best_model"
+    out = args.out or args.checkpoint.parent / MODEL_FOLDER
     path, parity = export_checkpoint(args.checkpoint, out)
     print(f"Exported {path} (+ dict.txt, config.yml); max |ONNX - PyTorch| = {parity:.2e}")
     return 0

@@ -42,7 +42,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thaiocr.errors import ThaiOCRError
 from thaiocr.imageload import line_target, pixel_limit_message
-from thaiocr.predict import ONNX_NAME, Prediction, Recognizer, named_model_path
+from thaiocr.predict import Prediction, Recognizer, named_model_path
+from thaiocr.runfolder import MODEL_FOLDER, ONNX_NAME
 from thaiocr.serverinput import ApiError, PageSource, decode_image, image_sizes, read_image_request, request_pages
 
 log = logging.getLogger("thaiocr.server")
@@ -329,7 +330,7 @@ class OCRService:
 def model_name(source: Path) -> str:
     """The run's name from a model path: ``models/numbers/best_model/inference.onnx`` -> ``numbers``."""
     folder = source.parent
-    return folder.parent.name if folder.name == "best_model" and folder.parent.name else folder.name or source.stem
+    return folder.parent.name if folder.name == MODEL_FOLDER and folder.parent.name else folder.name or source.stem
 
 
 def resolve_model(path: Path | None) -> Path:
@@ -337,7 +338,7 @@ def resolve_model(path: Path | None) -> Path:
     ``model.tar.gz``, say), the one ``inference.onnx`` found below it; None or a shipped name
     (``shipped``, ``shipped-small``): that shipped model."""
     path = named_model_path(path)  # a shipped model is a file, returned as it is below
-    if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / "best_model" / ONNX_NAME).is_file():
+    if not path.is_dir() or (path / ONNX_NAME).is_file() or (path / MODEL_FOLDER / ONNX_NAME).is_file():
         return path
     found = sorted(path.rglob(ONNX_NAME))
     if len(found) != 1:
