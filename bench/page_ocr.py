@@ -1,21 +1,32 @@
 """Page OCR on held-out synthetic pages: detection precision, recall and H-mean at IoU 0.5, page CER,
-time per page, and how often the orientation rule turns upside-down lines.
+time per page, and how often the orientation rule turns upside-down lines; with ``--speed``, the
+seconds per A4 page at 150 and 200 dpi.
 
     .venv/bin/python bench/page_ocr.py [--pages 10] [--seed 90001] [--content thai|numbers]
-        [--model data/page_models/numbers] [--detector ppocrv4|DB.onnx] [--limit 960] [--threads 2]
+        [--model data/page_models/numbers] [--detector ppocrv4|ppocrv6|DB.onnx] [--limit 960] [--threads 2]
         [--out data/bench/page_ocr]
+    .venv/bin/python bench/page_ocr.py --speed [--dpis 150,200] [--detector NAME] [--model shipped]
 
 Pages are A4 at 150 dpi, drawn only in the held-out font families (synth's validation families,
 which a detector trained on ``synth pages`` output never sees) with a seed of their own. Without
 ``--model`` only detection is measured. ``--content numbers`` writes pages of number texts only,
 which the digits model of ``make demo`` can read, so that the page CER means something before a
 Thai recogniser exists. The target is at most 1 s per page for detection and recognition on 2 cores.
+
+``--speed`` times thaiocr's whole page OCR (``PageReader``: the detector, default the package's
+default detector, the recogniser, default the shipped ``thai_general``, and reading order) on
+real A4 documents: the pages of bench/page_bench.py (typeset by LibreOffice, see
+bench/layout_pages.py), each rasterised from its PDF at every ``--dpis`` resolution, after one
+warm-up page. It prints the CPU (lscpu's model name), the load average before and after (timings
+mean most on an otherwise idle machine) and, per resolution, the median, mean and slowest page,
+split into detection and the rest (crops, recognition, reading order).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import time
 from pathlib import Path
@@ -23,8 +34,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thaiocr.detect import DBDetector, Detector, TextRegion, load_detector, order_corners
-from thaiocr.deteval import DetectionCounts, detection_counts, match_boxes, page_edits
+from thaiocr.charset import normalize_text
+from thaiocr.detect import DEFAULT_DETECTOR, DBDetector, Detector, TextRegion, load_detector, order_corners
+from thaiocr.deteval import DetectionCounts, detection_counts, fast_edit_distance, match_boxes, page_edits
 from thaiocr.page import RECHECK_BELOW, PageReader, crop_line, page_text, read_crops
 from thaiocr.predict import Recognizer
 from thaiocr.synthpages import LABEL_FILE, TextBox, generate_pages, read_det_labels
@@ -51,11 +63,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=90001)
     parser.add_argument("--content", choices=["thai", "numbers"], default="thai")
     parser.add_argument("--model", type=Path, default=None, help="recogniser for the page CER")
-    parser.add_argument("--detector", default="ppocrv4", help="a detector name or a DB .onnx file (default: ppocrv4)")
-    parser.add_argument("--limit", type=int, default=960, help="detector input: longest side (default: 960)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
+                        help="a detector name or a DB .onnx file (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="detector input: longest side (default: the detector's own, 960 for ppocrv4)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("data/bench/page_ocr"))
+    parser.add_argument("--speed", action="store_true", help="only time page OCR on A4 documents at --dpis")
+    parser.add_argument("--dpis", default="150,200", help="resolutions for --speed (default: %(default)s)")
+    parser.add_argument("--documents", type=Path, default=Path("data/bench/layout_pages"),
+                        help="where --speed finds (or makes) bench/layout_pages.py's pages")
     args = parser.parse_args()
+    if args.speed:
+        speed(args)
+        return
 
     folder = args.out / f"{args.content}-{args.seed}"
     manifest = generate_pages(folder, args.pages, seed=args.seed, font_split="val", content=args.content,
@@ -69,7 +90,7 @@ def main() -> None:
 
     print(f"{len(pages)} held-out pages ({args.content}, seed {args.seed}, {manifest['size'][0]}x{manifest['size'][1]},"
           f" fonts {', '.join(sorted({name.split('-')[0] for name in manifest['fonts']}))})")
-    counts, ious, timings, edits = DetectionCounts(), [], [], [0, 0, 0]
+    counts, ious, timings, edits, squeezed = DetectionCounts(), [], [], [0, 0, 0], [0, 0]
     for path, boxes in pages:
         image = Image.open(path).convert("RGB")
         start = time.perf_counter()
@@ -84,26 +105,73 @@ def main() -> None:
             found, total = page_edits(result.text, page_truth)
             with_truth_boxes, _ = page_edits(_read_truth_boxes(recognizer, image, boxes), page_truth)
             edits = [edits[0] + found, edits[1] + with_truth_boxes, edits[2] + total]
+            truth_chars = _squeeze(page_truth)
+            squeezed = [squeezed[0] + fast_edit_distance(_squeeze(result.text), truth_chars),
+                        squeezed[1] + len(truth_chars)]
 
-    print(f"detection ({args.detector}, limit {args.limit}, thresh {db.settings.thresh:g}, box_thresh "
+    print(f"detection ({args.detector}, limit {db.settings.limit_side_len}, thresh {db.settings.thresh:g}, box_thresh "
           f"{db.settings.box_thresh:g}, {args.threads} threads): precision {counts.precision:.3f}, "
           f"recall {counts.recall:.3f}, H-mean {counts.hmean:.3f} at IoU 0.5 ({counts.matched} of {counts.truth} "
           f"lines, {counts.predicted} boxes; mean IoU of matches {np.mean(ious):.2f})")
     _print_times(timings, recognizer is not None)
     if recognizer is not None:
         print(f"page CER ({args.model}): {edits[0] / edits[2]:.2%} with detected boxes, "
-              f"{edits[1] / edits[2]:.2%} with the ground-truth boxes ({edits[2]} characters)")
+              f"{edits[1] / edits[2]:.2%} with the ground-truth boxes ({edits[2]} characters); with white space "
+              f"ignored (as bench/page_bench.py counts it): {squeezed[0] / squeezed[1]:.2%} with detected boxes")
         _print_orientation(recognizer, pages)
 
 
-def _load_detector(name: str, limit: int, threads: int) -> DBDetector:
+def _load_detector(name: str, limit: int | None, threads: int) -> DBDetector:
     """A DB detector by name or file, with its own post-processing (a thaiocr model's metadata, else
-    PaddleOCR's) and the input size limit asked for."""
+    PaddleOCR's) and the input size limit asked for (None: its own)."""
     detector = DBDetector.from_onnx(Path(name), name, None, threads) if name.endswith(".onnx") else \
         load_detector(name, None, threads)
     assert isinstance(detector, DBDetector)
-    detector.settings = dataclasses.replace(detector.settings, limit_side_len=limit)
+    if limit is not None:
+        detector.settings = dataclasses.replace(detector.settings, limit_side_len=limit)
     return detector
+
+
+def speed(args: argparse.Namespace) -> None:
+    """Seconds per A4 page of whole page OCR at each resolution (module docstring)."""
+    import pypdfium2 as pdfium
+
+    from layout_pages import make_pages  # bench/ is on sys.path when this script runs
+    from page_bench import cpu_name
+
+    manifest = make_pages(args.documents)
+    pdfs = [args.documents / page["pdf"] for page in manifest["pages"]]
+    detector = TimedDetector(_load_detector(args.detector, args.limit, args.threads))
+    model = args.model or "shipped"
+    reader = PageReader(detector, Recognizer(model, args.threads))
+    print(f"CPU: {cpu_name()}; {args.threads} threads; load average {os.getloadavg()[0]:.2f} before")
+    print(f"page OCR: detector {args.detector} (limit {detector.detector.settings.limit_side_len}), "
+          f"recogniser {model}; {len(pdfs)} A4 documents typeset by LibreOffice "
+          f"({', '.join(sorted({p['kind'] for p in manifest['pages']}))})")
+    for dpi in [int(d) for d in args.dpis.split(",")]:
+        images = []
+        for path in pdfs:
+            pdf = pdfium.PdfDocument(path)
+            images.append(pdf[0].render(scale=dpi / 72).to_pil().convert("RGB"))
+            pdf.close()
+        reader(images[0])  # warm-up
+        timings = []
+        for image in images:
+            start = time.perf_counter()
+            result = reader(image)
+            timings.append((detector.seconds, time.perf_counter() - start, len(result.lines)))
+        total = [t for _, t, _ in timings]
+        median, lines = statistics.median(total), statistics.median(n for _, _, n in timings)
+        print(f"{dpi} dpi ({images[0].width}x{images[0].height}): {median:.2f} s per page median, "
+              f"mean {statistics.mean(total):.2f}, slowest {max(total):.2f} "
+              f"(detection median {statistics.median(d for d, _, _ in timings):.2f} s, the rest "
+              f"{statistics.median(t - d for d, t, _ in timings):.2f} s; {lines:.0f} lines a page) — "
+              f"{'meets' if median <= TARGET_SECONDS else 'misses'} the {TARGET_SECONDS:g} s target")
+    print(f"load average {os.getloadavg()[0]:.2f} after")
+
+
+def _squeeze(text: str) -> str:
+    return "".join(normalize_text(text).split())
 
 
 def _read_truth_boxes(recognizer: Recognizer, image: Image.Image, boxes: list[TextBox]) -> str:

@@ -1,4 +1,4 @@
-"""Text detection: DB post-processing on hand-made maps, the PP-OCRv4 backend on a small page, metrics."""
+"""Text detection: DB post-processing on hand-made maps, the PP-OCRv4 and PP-OCRv6 backends on a small page, metrics."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ from conftest import font_named
 from pagekit import small_page
 from thaiocr import detect
 from thaiocr.detect import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    HALF,
     DBSettings,
     component_outlines,
     convex_hull,
     db_boxes,
     db_input,
     db_input_size,
+    dilate2x2,
     load_detector,
     min_area_rect,
     order_corners,
     ppocrv4_model_path,
+    ppocrv6_model_path,
     rect_sides,
     unclip,
 )
@@ -146,8 +151,70 @@ def test_missing_wheel_is_a_clear_error(monkeypatch):
         ppocrv4_model_path()
 
 
+# --- the PP-OCRv6 backend -----------------------------------------------------------------------
+
+
+def test_dilation_is_opencvs_2x2():
+    mask = np.zeros((5, 6), dtype=bool)
+    mask[1, 2] = mask[4, 5] = True
+    grown = dilate2x2(mask)
+    assert set(zip(*np.nonzero(grown), strict=True)) == {(1, 2), (1, 3), (2, 2), (2, 3), (4, 5)}
+    assert not dilate2x2(np.zeros((3, 3), dtype=bool)).any()
+
+
+def test_dilation_joins_a_one_pixel_gap():
+    prob = _map_with([(10, 10), (50, 10), (50, 29), (10, 29)], [(52, 10), (90, 10), (90, 29), (52, 29)])
+    prob[:, 51] = 0.05  # the two halves of a word a map pixel apart
+    assert len(db_boxes(prob, DBSettings(unclip_ratio=0.0))) == 2
+    assert len(db_boxes(prob, DBSettings(unclip_ratio=0.0, use_dilation=True))) == 1
+
+
+def test_rapidocr_normalisation_maps_white_to_one_and_black_to_minus_one():
+    image = Image.new("RGB", (64, 32), (255, 255, 255))
+    image.paste((0, 0, 0), (0, 0, 32, 32))
+    batch = db_input(image, 960, HALF, HALF)
+    assert batch.shape == (1, 3, 32, 64)
+    np.testing.assert_allclose(batch[0, :, :, :32], -1.0)
+    np.testing.assert_allclose(batch[0, :, :, 32:], 1.0)
+
+
+@pytest.fixture(scope="module")
+def detector_v6():
+    return load_detector("ppocrv6")
+
+
+def test_ppocrv6_is_read_from_the_installed_rapidocr_wheel(detector_v6):
+    assert ppocrv6_model_path().name == "PP-OCRv6_det_small.onnx"
+    assert ppocrv6_model_path().parent.parent.name == "rapidocr"
+    assert detector_v6.name == "ppocrv6"
+    assert detector_v6.settings.box_thresh == 0.5 and detector_v6.settings.limit_side_len == 960
+    np.testing.assert_array_equal(detector_v6.mean, HALF)
+
+
+def test_ppocrv6_finds_the_lines_of_a_small_page(detector_v6, fonts):
+    image, boxes = small_page(font_named(fonts, "Garuda").path)
+    prob = detector_v6.probability_map(image)
+    assert prob.shape == (384, 640) and prob.min() >= 0.0 and prob.max() <= 1.0  # a probability, not logits
+    regions = detector_v6(image)
+    truth = [np.array(box.points, dtype=np.float32) for box in boxes]
+    counts = detection_counts([r.quad for r in regions], truth)
+    assert counts.recall == 1.0
+    assert all(0.5 <= r.score <= 1 for r in regions)
+
+
+def test_missing_rapidocr_wheel_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(detect.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ThaiOCRError, match=r"pip install --no-deps rapidocr==3\.10"):
+        ppocrv6_model_path()
+
+
+def test_the_default_detector_is_one_of_the_detectors():
+    assert DEFAULT_DETECTOR in DETECTORS
+    assert load_detector().name == DEFAULT_DETECTOR
+
+
 def test_unknown_detector_lists_the_known_ones():
-    with pytest.raises(ThaiOCRError, match="ppocrv4"):
+    with pytest.raises(ThaiOCRError, match="ppocrv4.*ppocrv6|ppocrv6.*ppocrv4"):
         load_detector("ppocrv5")
 
 

@@ -2,15 +2,18 @@
 
 A detector takes a page and returns :class:`TextRegion` quadrilaterals in page pixels. The
 backends are DB (differentiable binarisation) networks in ONNX: PaddleOCR's PP-OCRv4 mobile
-detector, whose file ships inside the ``rapidocr-onnxruntime`` wheel, and thaiocr's own
+detector, whose file ships inside the ``rapidocr-onnxruntime`` 1.4.4 wheel, PaddleOCR's PP-OCRv6
+small detector, whose file ships inside the ``rapidocr`` 3.10 wheel, and thaiocr's own
 (``thaiocr det train``, dettrain.py), whose file carries in its metadata the post-processing
-settings it was tuned with.
+settings it was tuned with. Only the model files of the two wheels are used (they are installed
+with ``--no-deps`` and never imported: their packages need OpenCV).
 
 Pre-processing follows PaddleOCR's DB inference (sides resized to multiples of 32 within a limit,
-BGR, ImageNet mean and std, NCHW). Post-processing is written here with NumPy and Pillow only:
-threshold the probability map, label connected components (runs of pixels joined across rows),
-fit a minimum-area rectangle to each (rotating calipers on the convex hull), score it by the mean
-probability inside, grow it by the DB unclip offset, and scale it back to the page.
+BGR, a per-model mean and std, NCHW). Post-processing is written here with NumPy and Pillow only:
+threshold the probability map (optionally dilated by a 2 x 2 square, as PP-OCRv6's recipe does),
+label connected components (runs of pixels joined across rows), fit a minimum-area rectangle to
+each (rotating calipers on the convex hull), score it by the mean probability inside, grow it by
+the DB unclip offset, and scale it back to the page.
 """
 
 from __future__ import annotations
@@ -31,11 +34,17 @@ from thaiocr.onnxmodel import cpu_session
 
 PPOCRV4_WHEEL = "rapidocr_onnxruntime"
 PPOCRV4_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
+PPOCRV4_INSTALL = "pip install --no-deps rapidocr-onnxruntime==1.4.4"
+PPOCRV6_WHEEL = "rapidocr"
+PPOCRV6_FILE = "models/PP-OCRv6_det_small.onnx"
+PPOCRV6_INSTALL = "pip install --no-deps rapidocr==3.10.*"
 THAIOCR_DB_FILE = "det_db_mobilenet.onnx"  # in the package's resources/
 DET_ONNX_FORMAT = "thaiocr-det-onnx/1"  # the ``thaiocr`` metadata of a detector exported by dettrain.py
 # PaddleOCR's DB normalisation, applied to the B, G, R channels in that order, as PaddleOCR does.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# RapidOCR's normalisation for its detectors (config.yaml, Det.mean and Det.std): x / 255 to [-1, 1].
+HALF = np.array([0.5, 0.5, 0.5], dtype=np.float32)
 STRIDE = 32  # the network downsamples five times: sides must be multiples of 32
 
 
@@ -65,19 +74,27 @@ class DBSettings:
     unclip_ratio: float = 1.5
     min_size: int = 3  # map pixels: shorter boxes are noise
     max_candidates: int = 1000
+    use_dilation: bool = False  # dilate the thresholded map by a 2 x 2 square before finding components
 
 
 class DBDetector:
-    """A DB text detector in ONNX: ``[1, 3, H, W]`` image -> ``[1, 1, H, W]`` text probability."""
+    """A DB text detector in ONNX: ``[1, 3, H, W]`` image -> ``[1, 1, H, W]`` text probability.
 
-    def __init__(self, run: Callable[[np.ndarray], np.ndarray], settings: DBSettings, name: str) -> None:
+    ``mean`` and ``std`` normalise the BGR input scaled to 0..1 (ImageNet's by default, as
+    PaddleOCR's PP-OCRv4 recipe and thaiocr's detector have it).
+    """
+
+    def __init__(self, run: Callable[[np.ndarray], np.ndarray], settings: DBSettings, name: str,
+                 mean: np.ndarray = IMAGENET_MEAN, std: np.ndarray = IMAGENET_STD) -> None:
         self._run = run
         self.settings = settings
         self.name = name
+        self.mean, self.std = mean, std
 
     @classmethod
     def from_onnx(cls, path: Path, name: str, settings: DBSettings | None = None,
-                  num_threads: int | None = None) -> DBDetector:
+                  num_threads: int | None = None, mean: np.ndarray = IMAGENET_MEAN,
+                  std: np.ndarray = IMAGENET_STD) -> DBDetector:
         """``settings`` None: those in a thaiocr detector's metadata, else PaddleOCR's (:class:`DBSettings`)."""
         session = cpu_session(Path(path), num_threads or min(2, os.cpu_count() or 1))
         input_name = session.get_inputs()[0].name
@@ -86,11 +103,11 @@ class DBDetector:
             return session.run(None, {input_name: batch})[0]
 
         metadata = session.get_modelmeta().custom_metadata_map.get("thaiocr")
-        return cls(run, settings or exported_settings(metadata, Path(path)) or DBSettings(), name)
+        return cls(run, settings or exported_settings(metadata, Path(path)) or DBSettings(), name, mean, std)
 
     def probability_map(self, image: Image.Image) -> np.ndarray:
         """The network's text probability, ``[h, w]`` float32 at the resized input's size."""
-        return self._run(db_input(image, self.settings.limit_side_len))[0, 0]
+        return self._run(db_input(image, self.settings.limit_side_len, self.mean, self.std))[0, 0]
 
     def __call__(self, image: Image.Image) -> list[TextRegion]:
         image = image.convert("RGB")
@@ -100,29 +117,49 @@ class DBDetector:
         return [TextRegion(np.clip(quad * scale, 0, limits), score) for quad, score in db_boxes(prob, self.settings)]
 
 
-# --- the PP-OCRv4 backend -----------------------------------------------------------------------
+# --- the PaddleOCR backends (model files inside RapidOCR wheels) ---------------------------------
 
 
-def ppocrv4_model_path() -> Path:
-    """The PP-OCRv4 detector inside the installed ``rapidocr-onnxruntime`` wheel.
-
-    Only the file is used: importing the package would need OpenCV, which is not installed.
-    """
-    spec = importlib.util.find_spec(PPOCRV4_WHEEL)
+def wheel_model_path(package: str, file: str, install: str) -> Path:
+    """A model file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
     locations = list(spec.submodule_search_locations or []) if spec else []
     for folder in locations:
-        path = Path(folder) / PPOCRV4_FILE
+        path = Path(folder) / file
         if path.is_file():
             return path
     where = f" (looked in {', '.join(locations)})" if locations else ""
-    raise ThaiOCRError(
-        f"the PP-OCRv4 detector {PPOCRV4_FILE} was not found{where}: install the wheel that ships it with "
-        "`pip install --no-deps rapidocr-onnxruntime==1.4.4` (make setup does)"
-    )
+    raise ThaiOCRError(f"the detector {file} was not found{where}: install the wheel that ships it with "
+                       f"`{install}` (make setup does)")
+
+
+def ppocrv4_model_path() -> Path:
+    """The PP-OCRv4 mobile detector inside the installed ``rapidocr-onnxruntime`` wheel."""
+    return wheel_model_path(PPOCRV4_WHEEL, PPOCRV4_FILE, PPOCRV4_INSTALL)
+
+
+def ppocrv6_model_path() -> Path:
+    """The PP-OCRv6 small detector inside the installed ``rapidocr`` 3.10 wheel."""
+    return wheel_model_path(PPOCRV6_WHEEL, PPOCRV6_FILE, PPOCRV6_INSTALL)
 
 
 def _ppocrv4(settings: DBSettings | None, num_threads: int | None) -> Detector:
     return DBDetector.from_onnx(ppocrv4_model_path(), "ppocrv4", settings, num_threads)
+
+
+# RapidOCR 3.10's config.yaml for this model: mean and std 0.5 (kept: ImageNet's scored lower),
+# thresh 0.3, box_thresh 0.5, unclip ratio 1.6, a 2 x 2 dilation of the thresholded map, and the
+# shorter side raised to at least 736 (``limit_type: min``: an A4 page at 150-200 dpi runs at full
+# size). On synthetic tuning pages in training fonts (bench/det_settings.py, none of the pages that
+# judge it) its boxes were too loose for its unclip and dilation: H-mean at IoU 0.5, 0.794 with
+# RapidOCR's settings at limit 1280, 0.972 with these; limit 960 (the longer side, as for PP-OCRv4)
+# scored as well as 1280 in 2/3 of the time. See docs/page_benchmark.md.
+PPOCRV6_SETTINGS = DBSettings(limit_side_len=960, thresh=0.3, box_thresh=0.5, unclip_ratio=1.0)
+
+
+def _ppocrv6(settings: DBSettings | None, num_threads: int | None) -> Detector:
+    return DBDetector.from_onnx(ppocrv6_model_path(), "ppocrv6", settings or PPOCRV6_SETTINGS, num_threads,
+                                mean=HALF, std=HALF)
 
 
 # --- thaiocr's own backend ----------------------------------------------------------------------
@@ -156,10 +193,12 @@ def _thaiocr_db(settings: DBSettings | None, num_threads: int | None) -> Detecto
 
 
 DETECTORS: dict[str, Callable[[DBSettings | None, int | None], Detector]] = {
-    "ppocrv4": _ppocrv4, "thaiocr-db": _thaiocr_db}
+    "ppocrv4": _ppocrv4, "ppocrv6": _ppocrv6, "thaiocr-db": _thaiocr_db}
+# Page OCR's detector unless one is named: the measured best (docs/page_benchmark.md).
+DEFAULT_DETECTOR = "ppocrv4"
 
 
-def load_detector(name: str = "ppocrv4", settings: DBSettings | None = None,
+def load_detector(name: str = DEFAULT_DETECTOR, settings: DBSettings | None = None,
                   num_threads: int | None = None) -> Detector:
     """A detector by name (see :data:`DETECTORS`); ``num_threads`` defaults to min(2, CPU count)."""
     if name not in DETECTORS:
@@ -177,12 +216,13 @@ def db_input_size(width: int, height: int, limit_side_len: int) -> tuple[int, in
             max(STRIDE, round(height * ratio / STRIDE) * STRIDE))
 
 
-def db_input(image: Image.Image, limit_side_len: int) -> np.ndarray:
-    """RGB page -> float32 ``[1, 3, H, W]``: resized, BGR, ImageNet-normalised."""
+def db_input(image: Image.Image, limit_side_len: int, mean: np.ndarray = IMAGENET_MEAN,
+             std: np.ndarray = IMAGENET_STD) -> np.ndarray:
+    """RGB page -> float32 ``[1, 3, H, W]``: resized, BGR, normalised (ImageNet's mean and std by default)."""
     size = db_input_size(image.width, image.height, limit_side_len)
     pixels = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
     bgr = pixels[:, :, ::-1] / 255.0
-    return ((bgr - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None].astype(np.float32)
+    return ((bgr - mean) / std).transpose(2, 0, 1)[None].astype(np.float32)
 
 
 # --- post-processing ----------------------------------------------------------------------------
@@ -194,8 +234,11 @@ def db_boxes(prob: np.ndarray, settings: DBSettings = DBSettings()) -> list[tupl
     Coordinates are those of pixel centres (pixel ``(x, y)`` spans ``x - 0.5 .. x + 0.5``), as
     PaddleOCR's contours are, so that its unclip ratio means the same here.
     """
+    mask = prob > settings.thresh
+    if settings.use_dilation:
+        mask = dilate2x2(mask)
     boxes = []
-    for outline in component_outlines(prob > settings.thresh)[: settings.max_candidates]:
+    for outline in component_outlines(mask)[: settings.max_candidates]:
         hull = convex_hull(outline)
         if len(hull) < 3:
             continue
@@ -210,6 +253,16 @@ def db_boxes(prob: np.ndarray, settings: DBSettings = DBSettings()) -> list[tupl
             continue
         boxes.append((order_corners(grown), score))
     return boxes
+
+
+def dilate2x2(mask: np.ndarray) -> np.ndarray:
+    """A boolean map dilated by a 2 x 2 square anchored at its lower right, as OpenCV's ``dilate``
+    with a 2 x 2 kernel does: a pixel is set when it, its upper, left or upper-left neighbour is."""
+    grown = mask.copy()
+    grown[1:, :] |= mask[:-1, :]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[1:, 1:] |= mask[:-1, :-1]
+    return grown
 
 
 def pixel_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
