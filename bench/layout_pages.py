@@ -24,8 +24,10 @@ Ground truth, per page, in ``manifest.json``:
 - ``lines``: line boxes from the born-digital PDF's text layer (pypdfium2): the tight boxes of
   the characters, grouped by baseline and split where a gap is wider than one em (table cells,
   a receipt's amounts, the two columns), in page pixels;
-- ``layer_text``: the text layer's text, which must equal ``text`` once white space is dropped
-  (checked when the pages are made: what the engine typeset is what the truth says).
+- ``layer_text``: the text layer's text, which must hold the same characters as ``text`` once
+  white space is dropped (checked when the pages are made: what the engine typeset is what the
+  truth says). Their order may differ in a few places (``layer_cer``): PDFium sometimes puts a
+  stacked mark after the next letters (สิทธิ์ศุ -> สิทธิศุ...์) where the page shows it in its place.
 
 A page that LibreOffice breaks onto a second sheet is made again with its last block left out.
 The pages are a pure function of the seed, the fonts and the LibreOffice version; they are made
@@ -43,6 +45,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -54,7 +57,7 @@ from thaiocr.charset import Charset, normalize_text  # noqa: E402
 from thaiocr.deteval import fast_edit_distance  # noqa: E402
 from thaiocr.synth import PREFERRED_VAL_FAMILIES  # noqa: E402
 
-VERSION = 2  # bump when a page's content or its truth changes for the same settings
+VERSION = 3  # bump when a page's content or its truth changes for the same settings
 KINDS = ("paragraphs", "columns", "heading-columns", "table", "receipt", "form")
 # Families by LibreOffice's (fontconfig's) name. Training uses every Thai family but the held-out ones.
 SEEN_FONTS = ("Sarabun", "Loma", "Norasi", "Garuda", "Kinnari", "Umpush")
@@ -69,9 +72,6 @@ SPLIT_GAP_EM = 1.0  # a gap wider than this many ems between characters on a bas
 # IoU 0.5 on its margin alone (the synthetic pages pad their ink boxes by 2 px).
 BOX_PAD_EM = 0.1
 SOFFICE_TIMEOUT = 600
-# The text layer may differ from the source in a few places: PDFium sometimes puts a stacked mark
-# after the next letter (สิทธิ์ศุ -> สิทธิศุ...์) where the page itself shows it in its place.
-MAX_LAYER_CER = 0.01
 
 
 def is_held_out(family: str) -> bool:
@@ -468,6 +468,7 @@ def make_pages(out: Path, per_kind: int = 2, seed: int = 27, dpi: int = 200, pro
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("settings") == settings and all((out / p["image"]).is_file() for p in manifest["pages"]):
             return manifest
+    out = out.resolve()  # LibreOffice and fontconfig get absolute paths
     out.mkdir(parents=True, exist_ok=True)
     prose = ProseLines(Charset.builtin("thai_full"))
     docs = {}
@@ -509,10 +510,17 @@ def make_pages(out: Path, per_kind: int = 2, seed: int = 27, dpi: int = 200, pro
         layer = "".join(c.text for c in chars)
         truth = doc.text
         layer_cer = fast_edit_distance(squeeze(layer), squeeze(truth)) / max(1, len(squeeze(truth)))
-        if layer_cer > MAX_LAYER_CER:
-            raise SystemExit(f"{page_id}: the PDF's text layer differs from the source text (CER {layer_cer:.2%}): "
+        if Counter(squeeze(layer)) != Counter(squeeze(truth)):
+            missing = Counter(squeeze(truth)) - Counter(squeeze(layer))
+            extra = Counter(squeeze(layer)) - Counter(squeeze(truth))
+            raise SystemExit(f"{page_id}: the PDF's text layer has other characters than the source text "
+                             f"(missing {dict(missing)}, extra {dict(extra)}; CER {layer_cer:.2%}): "
                              f"{_first_difference(squeeze(layer), squeeze(truth))}")
         faces = sorted({c.font for c in chars if c.text.strip()})
+        wanted = family.replace(" ", "")
+        if not faces or not all(face.split("+")[-1].startswith(wanted) for face in faces):
+            raise SystemExit(f"{page_id}: LibreOffice set it in {faces}, not in {family} alone: is the font installed "
+                             "(fc-list; `make setup` installs the Debian fonts and the font wheels)?")
         pages.append({"id": page_id, "kind": kind, "family": family, "held_out": is_held_out(family),
                       "image": f"{page_id}.png", "pdf": f"{page_id}.pdf", "size": list(image.size),
                       "pdf_fonts": faces, "text": truth, "layer_text": layer,
