@@ -1,6 +1,6 @@
 """Thai pages typeset by a real layout engine (LibreOffice), for bench/page_bench.py.
 
-    python bench/layout_pages.py [--per-kind 2] [--seed 27] [--dpi 200] [--out data/bench/layout_pages]
+    python bench/layout_pages.py [--per-kind 4] [--seed 27] [--dpi 200] [--out data/bench/layout_pages]
 
 Each page is an OpenDocument text (flat XML, written here) that LibreOffice headless
 (``soffice --convert-to pdf``, Debian's ``libreoffice-writer-nogui``) typesets and exports to PDF:
@@ -66,6 +66,7 @@ SEEN_MONO = ("Tlwg Mono",)
 HELD_OUT_MONO = ("Tlwg Typewriter",)
 BODY_PT = {"Laksaman": 16.0, "Sarabun": 15.0}  # faces with small letters at a given size; others 14 pt
 DEFAULT_BODY_PT = 14.0
+PER_KIND = 4  # pages of each kind: two in seen families, two in held-out ones
 SPLIT_GAP_EM = 1.0  # a gap wider than this many ems between characters on a baseline splits a line box
 # A line box is its ink grown by this many ems on every side: a detector's box surrounds the text
 # with a margin (DB's unclip), and a short text (a table's "7", an amount) would otherwise fail
@@ -457,7 +458,7 @@ def page_plan(per_kind: int) -> list[tuple[str, int, str, str]]:
     return plan
 
 
-def make_pages(out: Path, per_kind: int = 2, seed: int = 27, dpi: int = 200, progress: bool = True) -> dict:
+def make_pages(out: Path, per_kind: int = PER_KIND, seed: int = 27, dpi: int = 200, progress: bool = True) -> dict:
     """Typeset, rasterise and label the pages into ``out`` (again only when the settings changed);
     returns the manifest."""
     import pypdfium2 as pdfium
@@ -547,7 +548,7 @@ def _first_difference(a: str, b: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-kind", type=int, default=2, help="pages of each kind (default: %(default)s)")
+    parser.add_argument("--per-kind", type=int, default=PER_KIND, help="pages of each kind (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--dpi", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("data/bench/layout_pages"))

@@ -22,7 +22,7 @@ from layout_pages import (  # noqa: E402
     page_plan,
     squeeze,
 )
-from page_bench import cer_edits, tesseract_lines  # noqa: E402
+from page_bench import cer_edits, compared, tesseract_lines  # noqa: E402
 
 
 def test_runs_of_spaces_and_tabs_survive_odf_and_text_is_escaped():
@@ -64,10 +64,13 @@ def test_line_boxes_group_by_baseline_and_split_at_wide_gaps():
     np.testing.assert_allclose(padded[1]["points"][0], [296, 68])
 
 
-def test_whitespace_is_ignored_in_the_page_cer():
+def test_whitespace_is_ignored_in_the_page_cer_and_leader_runs_count_three():
     assert squeeze("ก ข\tค\n ") == "กขค"
     assert cer_edits("กข\nค", "ก ข ค") == (0, 3)
     assert cer_edits("คขก", "กขค") == (2, 3)
+    assert compared("ชื่อ ........ พ.ศ. ---- == **** __") == "ชื่อ...พ.ศ.---==***__"
+    assert cer_edits("ชื่อ.....", "ชื่อ ..............") == (0, 7)
+    assert cer_edits("ชื่อ", "ชื่อ ..............") == (3, 7)
 
 
 def test_tesseract_line_boxes_are_its_level_4_rows_with_words():
