@@ -151,9 +151,9 @@ def _heading(prose: ProseLines, rng: random.Random) -> str:
     return "".join(prose.words.draw(rng) for _ in range(rng.randint(3, 5)))
 
 
-def make_doc(kind: str, font: str, mono: str, rng: random.Random, prose: ProseLines) -> Doc:
-    size = BODY_PT.get(font, DEFAULT_BODY_PT)
-    doc = Doc(mono if kind == "receipt" else font, size)
+def make_doc(kind: str, font: str, rng: random.Random, prose: ProseLines) -> Doc:
+    """A page of ``kind`` (:data:`KINDS`) in the family ``font`` (a monospace one for a receipt)."""
+    doc = Doc(font, BODY_PT.get(font, DEFAULT_BODY_PT))
     if kind == "paragraphs":
         title = _heading(prose, rng)
         doc.add(_p(title, "Title"), title)
@@ -475,7 +475,7 @@ def make_pages(out: Path, per_kind: int = PER_KIND, seed: int = 27, dpi: int = 2
     docs = {}
     for page_id, index, kind, family in page_plan(per_kind):
         rng = random.Random(f"{seed}-{kind}-{index}")
-        docs[page_id] = (kind, family, make_doc(kind, family, family, rng, prose))
+        docs[page_id] = (kind, family, make_doc(kind, family, rng, prose))
     fonts_conf = fontconfig_file(out)
     pending = list(docs)
     for _ in range(8):  # rounds of typesetting until every page fits one sheet
