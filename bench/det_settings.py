@@ -5,7 +5,7 @@
 
 How the settings of a detector whose training recipe is not ours (PP-OCRv6's, from RapidOCR's
 config.yaml) were chosen without looking at the benchmarks that judge it: the tuning pages are
-synthetic pages (thaiocr.synthpages) in the fonts training uses (``font_split="train"``), with a
+synthetic pages (thaiocr.synth.pages) in the fonts training uses (``font_split="train"``), with a
 seed of their own (4242), A4 at 150 dpi, never the held-out pages of bench/page_ocr.py (seed
 90001, held-out fonts) nor the LibreOffice pages of bench/page_bench.py. Every combination of the
 listed settings is run; the rest stay the detector's own.
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thaiocr.detect import HALF, IMAGENET_MEAN, IMAGENET_STD, DBDetector, load_detector
-from thaiocr.deteval import DetectionCounts, detection_counts
-from thaiocr.synthpages import LABEL_FILE, generate_pages, read_det_labels
+from thaiocr.det.detector import HALF, IMAGENET_MEAN, IMAGENET_STD, DBDetector, load_detector
+from thaiocr.det.labels import read_det_labels
+from thaiocr.det.metrics import DetectionCounts, detection_counts
+from thaiocr.synth.pages import LABEL_FILE, generate_pages
 
 NORMS = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD), "half": (HALF, HALF)}
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from thaiocr.backgrounds import decorate, make_background
-from thaiocr.effects import CHAIN_ORDER, apply_effects
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.synth.backgrounds import decorate, make_background
+from thaiocr.synth.effects import CHAIN_ORDER, apply_effects
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings
 
 SIZE = (320, 48)
 PAPER, INK = (236, 232, 224), (30, 28, 32)

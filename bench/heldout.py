@@ -14,7 +14,7 @@ titles, numbers and mixed text does not use), written 48 px high:
   training does use (Debian's and the font wheels', so every set-up has them). The gap between it
   and `clean` is what unseen letter shapes cost; what it misses itself is not down to fonts.
 The bench-built sets below are printed as documents are (dark, nearly neutral ink on white or grey
-paper, thaiocr.render.PRINT_STYLES["document"]):
+paper, thaiocr.synth.render.PRINT_STYLES["document"]):
 - `scan`: the `clean` names as a scan or a phone photo gives them: printed on paper, shrunk so the
   ink is only 14-24 px high, grey, then tilted up to 1.5 degrees, unevenly lit, blurred, at low
   contrast, noisy and JPEG-compressed (quality 25-50) at that size, and enlarged back to 48 px.
@@ -49,12 +49,12 @@ import heldout_text
 from heldout_lines import LineRecipe, Texts, draw_lines, write_set
 from heldout_text import ProseLines, ReceiptLines
 from thaiocr.charset import Charset
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.evaluate import Metrics, breakdown, compare_lines, summarize
-from thaiocr.fonts import discover_fonts, fonts_fingerprint
 from thaiocr.labels import read_lines, split_line
 from thaiocr.predict import Recognizer
-from thaiocr.synth import (
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.synth.fonts import discover_fonts, fonts_fingerprint
+from thaiocr.synth.lines import (
     PREFERRED_VAL_FAMILIES,
     SYNTH_VERSION,
     choose_val_fonts,
@@ -62,7 +62,7 @@ from thaiocr.synth import (
     font_families_beside,
     generate_dataset,
 )
-from thaiocr.textsource import TextSource
+from thaiocr.synth.textsource import TextSource
 
 SOURCE = "names"
 CHARSET = "thai_full"

@@ -1,12 +1,12 @@
-"""Held-out sets that thaiocr.synth.generate_dataset cannot write: bench-only texts, lines shrunk to
+"""Held-out sets that thaiocr.synth.lines.generate_dataset cannot write: bench-only texts, lines shrunk to
 a scan's or a phone photo's resolution, grayscale, narrow print, lines kept at their native size.
 
 A `LineRecipe` says how a text and a font become an image. Every line is still rendered by
-thaiocr.render.render_line in a font from thaiocr.fonts, with text and font picked as synthesis
-picks them (thaiocr.synth.pick_text_and_font on the sample's seed: a recipe over the `names` source
+thaiocr.synth.render.render_line in a font from thaiocr.synth.fonts, with text and font picked as synthesis
+picks them (thaiocr.synth.lines.pick_text_and_font on the sample's seed: a recipe over the `names` source
 draws the same names in the same fonts as the synthesised sets), and the folder has the layout
 synthesis writes: thai_data/val/NNNNNN.png, rec_gt_val.txt (path<TAB>label), rec_meta_val.tsv
-(path, font, kind) and a manifest.json that thaiocr.synth.dataset_is_current reads.
+(path, font, kind) and a manifest.json that thaiocr.synth.lines.dataset_is_current reads.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from thaiocr.effects import RGB, apply_effects
-from thaiocr.effectsettings import EffectSettings
 from thaiocr.fileio import atomic_write_text
-from thaiocr.fonts import FontInfo
-from thaiocr.render import PRINT_STYLES, render_line
-from thaiocr.synth import IMAGE_FORMATS, IMAGE_ROOT, FontPicker, pick_text_and_font, sample_seed, scale_to_height
+from thaiocr.synth.effects import RGB, apply_effects
+from thaiocr.synth.effectsettings import EffectSettings
+from thaiocr.synth.fonts import FontInfo
+from thaiocr.synth.lines import IMAGE_FORMATS, IMAGE_ROOT, FontPicker, pick_text_and_font, sample_seed, scale_to_height
+from thaiocr.synth.render import PRINT_STYLES, render_line
 
 # Bump when a recipe's images for the same settings change: the bench rebuilds its sets.
 # 2: the print style (documents are dark ink on light paper).
@@ -36,7 +36,7 @@ SPLIT = "val"
 
 
 class Texts(Protocol):
-    """What thaiocr.synth.pick_text_and_font asks of a text source (TextSource and heldout_text's lines)."""
+    """What thaiocr.synth.lines.pick_text_and_font asks of a text source (TextSource and heldout_text's lines)."""
 
     spec: Any
 
@@ -48,7 +48,7 @@ class LineRecipe:
     """The steps from a text to an image, in order; a step left at None is skipped.
 
     The line is rendered ``render_height`` to twice that high in the ``print`` style
-    (thaiocr.render.PRINT_STYLES) with the set's effects; shrunk (or
+    (thaiocr.synth.render.PRINT_STYLES) with the set's effects; shrunk (or
     enlarged) so that its ink is ``ink_height`` px high (drawn from the range); made grey when
     ``grayscale``; passed through the ``after`` effect chain at that size; its width multiplied by
     ``narrow``; and scaled to ``written_height`` px high (None: kept at its own size). ``texts``

@@ -12,8 +12,8 @@
   ttc_freq.txt and the transliteration table, never these files.
 
 Both draw only from the ``random.Random`` given, so a line is a pure function of its seed, and both
-answer ``draw(rng, index) -> (kind, text)`` as thaiocr.textsource.TextSource does, so that
-thaiocr.synth.pick_text_and_font picks their fonts. A receipt line keeps its column padding (runs of
+answer ``draw(rng, index) -> (kind, text)`` as thaiocr.synth.textsource.TextSource does, so that
+thaiocr.synth.lines.pick_text_and_font picks their fonts. A receipt line keeps its column padding (runs of
 spaces); its label is the text with each run of spaces read as one, as the readers write it.
 """
 
@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from thaiocr.charset import Charset, is_combining, normalize_text
-from thaiocr.corpora import has_orphan_mark, lines_in_alphabet, pythainlp_lines
+from thaiocr.synth.corpora import has_orphan_mark, lines_in_alphabet, pythainlp_lines
 
 VERSION = 2  # bump when a generator's output for the same seed changes: the bench rebuilds its sets
 

@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from heldout_text import ITEMS, RECEIPT_KINDS, ProseLines, baht  # noqa: E402
 from thaiocr.charset import Charset, normalize_text  # noqa: E402
-from thaiocr.deteval import fast_edit_distance  # noqa: E402
-from thaiocr.synth import PREFERRED_VAL_FAMILIES  # noqa: E402
+from thaiocr.det.metrics import fast_edit_distance  # noqa: E402
+from thaiocr.synth.lines import PREFERRED_VAL_FAMILIES  # noqa: E402
 
 VERSION = 3  # bump when a page's content or its truth changes for the same settings
 KINDS = ("paragraphs", "columns", "heading-columns", "table", "receipt", "form")
@@ -342,7 +342,7 @@ def soffice_version() -> str:
 def fontconfig_file(folder: Path) -> Path:
     """A fontconfig file that adds the font wheels' folders (Sarabun, ...) to the system's fonts,
     so that LibreOffice finds the same families synthesis does."""
-    from thaiocr.fonts import package_font_dirs
+    from thaiocr.synth.fonts import package_font_dirs
 
     dirs = "".join(f"<dir>{escape(str(d))}</dir>" for d in package_font_dirs())
     path = folder / "fonts.conf"

@@ -22,13 +22,13 @@ from pathlib import Path
 from PIL import Image
 
 from thaiocr.charset import Charset
-from thaiocr.corpora import lines_in_alphabet, pythainlp_lines
-from thaiocr.effectsettings import EffectSettings
 from thaiocr.evaluate import Metrics, breakdown, compare_lines, summarize
-from thaiocr.fonts import discover_fonts
 from thaiocr.predict import Recognizer
-from thaiocr.render import render_line
-from thaiocr.synth import PREFERRED_VAL_FAMILIES
+from thaiocr.synth.corpora import lines_in_alphabet, pythainlp_lines
+from thaiocr.synth.effectsettings import EffectSettings
+from thaiocr.synth.fonts import discover_fonts
+from thaiocr.synth.lines import PREFERRED_VAL_FAMILIES
+from thaiocr.synth.render import render_line
 
 MIN_LENGTH, MAX_LENGTH = 60, 100  # code points per line
 MAX_PHRASE_WORDS = 4

@@ -11,7 +11,7 @@ Tesseract reads the same PNG as ``tesseract page.png out -l tha txt tsv`` (its t
 line boxes from the TSV, in one run; the text is what ``tesseract page.png - -l tha`` prints).
 
 - Detection: predicted line boxes against the text layer's line boxes, matched one to one at
-  IoU >= 0.5 (thaiocr.deteval), summed over the pages of a kind.
+  IoU >= 0.5 (thaiocr.det.metrics), summed over the pages of a kind.
 - Page CER: the edit distance between the page's text as read and the source text in reading
   order, both Thai-normalised with all white space dropped and every run of three or more of the
   same leader or rule character (``. - = * _``) cut to three (a form's dotted leaders and a
@@ -21,7 +21,7 @@ line boxes from the TSV, in one run; the text is what ``tesseract page.png - -l 
 - Seconds per page: the median of the pages' wall-clock times (detector and recogniser together
   for thaiocr, the whole process for Tesseract), after one warm-up page.
 
-A detector is a name from thaiocr.detect.DETECTORS, optionally with the longer-side limit of its
+A detector is a name from thaiocr.det.detector.DETECTORS, optionally with the longer-side limit of its
 input after a colon (``ppocrv6:960``).
 """
 
@@ -48,8 +48,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from layout_pages import KINDS, PER_KIND, make_pages, squeeze  # noqa: E402
-from thaiocr.detect import DETECTORS, Detector, TextRegion, load_detector  # noqa: E402
-from thaiocr.deteval import DetectionCounts, detection_counts, fast_edit_distance  # noqa: E402
+from thaiocr.det.detector import DETECTORS, Detector, TextRegion, load_detector  # noqa: E402
+from thaiocr.det.metrics import DetectionCounts, detection_counts, fast_edit_distance  # noqa: E402
 from thaiocr.page import PageReader  # noqa: E402
 from thaiocr.predict import Recognizer  # noqa: E402
 

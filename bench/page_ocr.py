@@ -35,11 +35,12 @@ import numpy as np
 from PIL import Image
 
 from thaiocr.charset import normalize_text
-from thaiocr.detect import DEFAULT_DETECTOR, DBDetector, Detector, TextRegion, load_detector, order_corners
-from thaiocr.deteval import DetectionCounts, detection_counts, fast_edit_distance, match_boxes, page_edits
+from thaiocr.det.detector import DEFAULT_DETECTOR, DBDetector, Detector, TextRegion, load_detector, order_corners
+from thaiocr.det.labels import TextBox, read_det_labels
+from thaiocr.det.metrics import DetectionCounts, detection_counts, fast_edit_distance, match_boxes, page_edits
 from thaiocr.page import RECHECK_BELOW, PageReader, crop_line, page_text, read_crops
 from thaiocr.predict import Recognizer
-from thaiocr.synthpages import LABEL_FILE, TextBox, generate_pages, read_det_labels
+from thaiocr.synth.pages import LABEL_FILE, generate_pages
 
 TARGET_SECONDS = 1.0
 

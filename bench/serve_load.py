@@ -98,7 +98,7 @@ def line_images(labels: Path | None) -> list[bytes]:
 
     if labels is not None:
         return [sample.image_path.read_bytes() for sample in read_labelled_images(labels)]
-    from thaiocr.synth import generate_dataset
+    from thaiocr.synth.lines import generate_dataset
 
     with tempfile.TemporaryDirectory(prefix="serve_load_") as folder:
         generate_dataset(Path(folder), n_train=0, n_val=64, seed=1, workers=1, progress=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from thaiocr.charset import Charset
-from thaiocr.synth import generate_dataset
+from thaiocr.synth.lines import generate_dataset
 
 DEFAULT_SOURCE = "words:1,phrases:1,numbers:1,mixed:1"
 

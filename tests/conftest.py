@@ -91,7 +91,7 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """64 training and 16 validation lines from the synthesiser (guide layout, digits only)."""
-    from thaiocr.synth import generate_dataset
+    from thaiocr.synth.lines import generate_dataset
 
     folder = tmp_path_factory.mktemp("tiny_data")
     generate_dataset(folder, n_train=N_TRAIN, n_val=N_VAL, seed=0, workers=1, progress=False)
@@ -122,7 +122,7 @@ def copy_run(tiny_run: TinyRun, tmp_path: Path) -> Callable[[], Path]:
 def fonts() -> list:
     """The Thai fonts installed on this machine (the suite skips font tests where there are none)."""
     from thaiocr.errors import ThaiOCRError
-    from thaiocr.fonts import discover_fonts
+    from thaiocr.synth.fonts import discover_fonts
 
     try:
         return discover_fonts()

@@ -11,9 +11,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from thaiocr.charset import Charset
+from thaiocr.det.labels import TextBox
 from thaiocr.predict import Prediction, Recognizer
 from thaiocr.preprocess import Preprocess
-from thaiocr.synthpages import TextBox, draw_text, fit_text, raqm_face, text_box
+from thaiocr.synth.pages import draw_text, fit_text, raqm_face, text_box
 
 SMALL_PAGE = (640, 400)
 # Stacked marks above (ปู่ ปิ๊ก นี้) and below (ฎ ญ ฐ ู): the boxes must hold them.

@@ -11,10 +11,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from heldout_lines import ink_extent, scale_ink  # noqa: E402
 from heldout_text import PROSE_LENGTH, RECEIPT_KINDS, ProseLines, ReceiptLines, cells, columns  # noqa: E402
 from thaiocr.charset import Charset, normalize_text  # noqa: E402
-from thaiocr.corpora import has_orphan_mark  # noqa: E402
-from thaiocr.effectsettings import EffectSettings  # noqa: E402
-from thaiocr.fonts import discover_fonts  # noqa: E402
-from thaiocr.render import render_line  # noqa: E402
+from thaiocr.synth.corpora import has_orphan_mark  # noqa: E402
+from thaiocr.synth.effectsettings import EffectSettings  # noqa: E402
+from thaiocr.synth.fonts import discover_fonts  # noqa: E402
+from thaiocr.synth.render import render_line  # noqa: E402
 
 CHARSET = Charset.builtin("thai_full")
 

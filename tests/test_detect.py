@@ -10,8 +10,8 @@ from PIL import Image, ImageDraw
 
 from conftest import font_named
 from pagekit import small_page
-from thaiocr import detect
-from thaiocr.detect import (
+from thaiocr.det import detector as detect
+from thaiocr.det.detector import (
     DEFAULT_DETECTOR,
     DETECTORS,
     HALF,
@@ -30,7 +30,7 @@ from thaiocr.detect import (
     rect_sides,
     unclip,
 )
-from thaiocr.deteval import (
+from thaiocr.det.metrics import (
     DetectionCounts,
     detection_counts,
     fast_edit_distance,

@@ -14,12 +14,13 @@ from PIL import Image, ImageDraw
 
 from conftest import REPO, font_named
 from pagekit import small_page
-from thaiocr import detect
 from thaiocr.config import ConfigError
-from thaiocr.detconfig import DetArchitectureConfig, load_det_config
-from thaiocr.detect import DBDetector, db_input, exported_settings, load_detector, unclip
-from thaiocr.detmodel import DetMobileNetV3, build_det_model
-from thaiocr.dettargets import (
+from thaiocr.det import detector as detect
+from thaiocr.det.config import DetArchitectureConfig, load_det_config
+from thaiocr.det.detector import DBDetector, db_input, exported_settings, load_detector, unclip
+from thaiocr.det.labels import det_label_line
+from thaiocr.det.model import DetMobileNetV3, build_det_model
+from thaiocr.det.targets import (
     DetBox,
     TargetSettings,
     make_targets,
@@ -28,14 +29,14 @@ from thaiocr.dettargets import (
     read_det_pages,
     shrink_distance,
 )
-from thaiocr.dettrain import (
+from thaiocr.det.train import (
     check_det_parity,
     db_loss,
     load_det_checkpoint,
     ohem_bce,
 )
 from thaiocr.errors import ThaiOCRError
-from thaiocr.synthpages import LABEL_FILE, det_label_line
+from thaiocr.synth.pages import LABEL_FILE
 
 TINY_CONFIG = REPO / "configs" / "det" / "tiny_test.yml"
 TINY_ARCH = DetArchitectureConfig(Backbone={"name": "MobileNetV3", "model_name": "small", "scale": 0.35},

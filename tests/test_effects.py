@@ -7,10 +7,10 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
-from thaiocr.backgrounds import decorate, draw_rules, draw_underline, make_background, paste_intruder
 from thaiocr.config import ConfigError
-from thaiocr.effects import CHAIN_ORDER, apply_effects
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings, Jpeg
+from thaiocr.synth.backgrounds import decorate, draw_rules, draw_underline, make_background, paste_intruder
+from thaiocr.synth.effects import CHAIN_ORDER, apply_effects
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings, Jpeg
 
 PAPER, INK = (240, 236, 228), (20, 20, 24)
 BAR = (40, 18, 280, 30)  # left, top, right, bottom (exclusive) of the ink in _line()

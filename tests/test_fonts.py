@@ -9,10 +9,10 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import font_named
-from thaiocr import fonts as fonts_module
 from thaiocr.charset import THAI_DIGITS
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fonts import FontInfo, discover_fonts, font_covers, fonts_fingerprint, read_font
+from thaiocr.synth import fonts as fonts_module
+from thaiocr.synth.fonts import FontInfo, discover_fonts, font_covers, fonts_fingerprint, read_font
 
 # --- fonts --------------------------------------------------------------------------------------
 

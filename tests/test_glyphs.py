@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from thaiocr.charset import builtin_dict_chars, is_combining
-from thaiocr.fonts import font_covers
+from thaiocr.synth.fonts import font_covers
 
 SIZE = 40
 BASE = "\u0e01"  # ko kai: marks are drawn on it

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import font_named
 from pagekit import column_page, table_page
-from thaiocr.deteval import page_edits
+from thaiocr.det.metrics import page_edits
 from thaiocr.layout import PARAGRAPH, TABLE, Block, box_bounds, group_rows, layout, page_text, reorder
 from thaiocr.page import PageReader
 

@@ -4,9 +4,9 @@ import pytest
 
 from thaiocr.charset import Charset
 from thaiocr.config import ConfigError
-from thaiocr.fonts import is_text_face
-from thaiocr.looks import build_looks, choose_look
-from thaiocr.render import PRINT_STYLES
+from thaiocr.synth.fonts import is_text_face
+from thaiocr.synth.looks import build_looks, choose_look
+from thaiocr.synth.render import PRINT_STYLES
 
 THAI_FULL = Charset.builtin("thai_full")
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from conftest import font_named
 from pagekit import StubRecognizer, scripted_recognizer, small_page, top_heavy
-from thaiocr.detect import TextRegion, load_detector
+from thaiocr.det.detector import TextRegion, load_detector
 from thaiocr.page import (
     PageReader,
     PageResult,

@@ -5,9 +5,9 @@ import pytest
 from PIL import ImageFont
 
 from conftest import font_named
-from thaiocr import render
-from thaiocr.effectsettings import EffectSettings
-from thaiocr.render import render_line, text_clusters
+from thaiocr.synth import render
+from thaiocr.synth.effectsettings import EffectSettings
+from thaiocr.synth.render import render_line, text_clusters
 
 NO_EFFECTS = EffectSettings.disabled()
 

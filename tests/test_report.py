@@ -15,7 +15,6 @@ from PIL import Image
 from thaiocr.checkpoint import load_checkpoint
 from thaiocr.cli import main
 from thaiocr.evaluate import compare_lines
-from thaiocr.fonts import family_of
 from thaiocr.report import (
     CURVES_SIZE,
     N_WORST,
@@ -24,6 +23,7 @@ from thaiocr.report import (
     length_bucket,
     write_training_curves,
 )
+from thaiocr.synth.fonts import family_of
 
 DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 

@@ -70,7 +70,7 @@ def test_a_page_without_text_is_only_its_image(tmp_path):
 
 
 def test_without_a_thai_truetype_font_it_fails_clearly(monkeypatch):
-    monkeypatch.setattr("thaiocr.fonts.discover_fonts", lambda: [])
+    monkeypatch.setattr("thaiocr.synth.fonts.discover_fonts", lambda: [])
     with pytest.raises(ThaiOCRError, match=r"--pdf needs a TrueType \(.ttf\) font covering Thai"):
         pdf_font_path()
 
@@ -94,7 +94,7 @@ def test_cli_ocr_pdf_writes_a_searchable_pdf_of_what_it_read(run_cli, document, 
 
 
 def test_cli_ocr_pdf_from_images_takes_their_resolution(run_cli, tmp_path, monkeypatch, garuda):
-    from thaiocr.detect import load_detector
+    from thaiocr.det.detector import load_detector
 
     detector = load_detector("ppocrv4")
     monkeypatch.setattr(PageReader, "from_paths", lambda **_: PageReader(detector, scripted_recognizer("12")))

@@ -129,7 +129,7 @@ def test_a_damaged_encrypted_or_false_pdf_is_400(client, body, detail):
 def test_the_real_page_reader_reads_a_pdf_in_reading_order(fonts):
     """The detector and the shipped recogniser behind the server read a rendered two-column page
     sent as a PDF as `thaiocr ocr` reads the same page: columns one after the other."""
-    from thaiocr.deteval import page_edits
+    from thaiocr.det.metrics import page_edits
     from thaiocr.page import PageReader
 
     page = column_page(font_named(fonts, "Garuda").path)

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thaiocr import synth
 from thaiocr.charset import Charset, builtin_dict_chars, normalize_text
-from thaiocr.effectsettings import DEFAULT_EFFECTS
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fonts import FontInfo, font_covers
-from thaiocr.pngfile import encode_png
-from thaiocr.synth import choose_val_families, choose_val_fonts, generate_dataset
+from thaiocr.synth import lines as synth
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS
+from thaiocr.synth.fonts import FontInfo, font_covers
+from thaiocr.synth.lines import choose_val_families, choose_val_fonts, generate_dataset
+from thaiocr.synth.pngfile import encode_png
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
 

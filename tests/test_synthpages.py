@@ -11,10 +11,10 @@ from PIL import Image
 
 from conftest import font_named
 from thaiocr.charset import builtin_dict_chars, is_combining
+from thaiocr.det.labels import read_det_labels
 from thaiocr.errors import ThaiOCRError
-from thaiocr.render import text_clusters
-from thaiocr.synth import PREFERRED_VAL_FAMILIES
-from thaiocr.synthpages import (
+from thaiocr.synth.lines import PREFERRED_VAL_FAMILIES
+from thaiocr.synth.pages import (
     BOX_PAD,
     LABEL_FILE,
     PageMaker,
@@ -22,9 +22,9 @@ from thaiocr.synthpages import (
     fit_text,
     generate_pages,
     raqm_face,
-    read_det_labels,
     text_box,
 )
+from thaiocr.synth.render import text_clusters
 
 SMALL = (640, 480)
 

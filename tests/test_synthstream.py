@@ -7,9 +7,9 @@ import pytest
 from thaiocr.charset import Charset
 from thaiocr.cli import main
 from thaiocr.config import ConfigError, load_config
-from thaiocr.looks import build_looks
 from thaiocr.preprocess import Preprocess
-from thaiocr.synth import fonts_by_split
+from thaiocr.synth.lines import fonts_by_split
+from thaiocr.synth.looks import build_looks
 from thaiocr.synthstream import MixedDataset, SynthDataset, build_synth_split
 
 DIGITS = Charset.builtin("digits")

@@ -16,10 +16,10 @@ from thaiocr.charset import (
     is_combining,
     normalize_text,
 )
-from thaiocr.corpora import LEADING_VOWELS, THAI_CONSONANTS, clip_text, has_orphan_mark, pythainlp_lines
 from thaiocr.errors import ThaiOCRError
-from thaiocr.numberlines import SAMPLE_KINDS, sample_kind_text, sample_number_text, thai_id_check_digit
-from thaiocr.textsource import TEXT_SOURCES, WORDS_FILE, TextSource, coverage_samples_needed, is_abbreviation
+from thaiocr.synth.corpora import LEADING_VOWELS, THAI_CONSONANTS, clip_text, has_orphan_mark, pythainlp_lines
+from thaiocr.synth.numberlines import SAMPLE_KINDS, sample_kind_text, sample_number_text, thai_id_check_digit
+from thaiocr.synth.textsource import TEXT_SOURCES, WORDS_FILE, TextSource, coverage_samples_needed, is_abbreviation
 
 DIGIT_CHARS = set(builtin_dict_chars("digits"))
 TO_ARABIC = str.maketrans(THAI_DIGITS, ARABIC_DIGITS)

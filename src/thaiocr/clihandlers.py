@@ -40,7 +40,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return _list_fonts(args)
     if args.action == "pages":
         return _synth_pages(args)
-    from thaiocr.synth import generate_dataset, write_preview
+    from thaiocr.synth.lines import generate_dataset, write_preview
 
     settings = _synth_settings(args)
     if args.preview:
@@ -57,7 +57,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def _synth_settings(args: argparse.Namespace) -> dict:
     from thaiocr.charset import load_charset
-    from thaiocr.fonts import discover_fonts
+    from thaiocr.synth.fonts import discover_fonts
 
     return {
         "seed": args.seed,
@@ -74,7 +74,7 @@ def _synth_settings(args: argparse.Namespace) -> dict:
 def _effect_settings(path: Path | None):
     """The effect settings of a YAML file (its top level, or its ``effects`` mapping); defaults without one."""
     from thaiocr.config import read_yaml_mapping
-    from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
+    from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings
 
     if path is None:
         return DEFAULT_EFFECTS
@@ -88,8 +88,8 @@ def _val_fonts(value: str) -> int | list[str]:
 
 def _list_fonts(args: argparse.Namespace) -> int:
     from thaiocr.charset import builtin_dict_chars, load_charset
-    from thaiocr.fonts import discover_fonts, font_coverage
-    from thaiocr.synth import fonts_by_split
+    from thaiocr.synth.fonts import discover_fonts, font_coverage
+    from thaiocr.synth.lines import fonts_by_split
 
     fonts = discover_fonts(args.fonts)
     by_split, _ = fonts_by_split(fonts, _val_fonts(args.val_fonts))
@@ -187,8 +187,8 @@ def _with_pretrained(config: Config, path: Path) -> Config:
 
 
 def cmd_det_train(args: argparse.Namespace) -> int:
-    from thaiocr.detconfig import load_det_config
-    from thaiocr.dettrain import train_detector
+    from thaiocr.det.config import load_det_config
+    from thaiocr.det.train import train_detector
 
     result = train_detector(load_det_config(args.config, args.override), resume=not args.no_resume,
                             progress=not args.quiet)
@@ -200,8 +200,8 @@ def cmd_det_train(args: argparse.Namespace) -> int:
 
 
 def cmd_det_export(args: argparse.Namespace) -> int:
-    from thaiocr.detconfig import load_det_config
-    from thaiocr.dettrain import export_det_checkpoint
+    from thaiocr.det.config import load_det_config
+    from thaiocr.det.train import export_det_checkpoint
 
     path, parity = export_det_checkpoint(load_det_config(args.config, args.override), args.checkpoint, args.out)
     print(f"Exported {path} (+ config.yml); max |ONNX - PyTorch| = {parity:.2e}")
@@ -273,8 +273,8 @@ def _predict_files(recognizer: Recognizer, paths: list[Path], batch_size: int, m
 
 
 def _synth_pages(args: argparse.Namespace) -> int:
-    from thaiocr.fonts import discover_fonts
-    from thaiocr.synthpages import LABEL_FILE, generate_pages
+    from thaiocr.synth.fonts import discover_fonts
+    from thaiocr.synth.pages import LABEL_FILE, generate_pages
 
     if args.pages_out is None:
         raise ThaiOCRError("synth pages needs an output folder: thaiocr synth pages OUT --count N")

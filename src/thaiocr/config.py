@@ -21,7 +21,7 @@ import yaml
 from thaiocr.errors import ConfigError, did_you_mean
 from thaiocr.preprocess import Preprocess
 from thaiocr.shipped import is_shipped_name, pretrained_folder
-from thaiocr.synthsettings import check_synth_section
+from thaiocr.synth.settings import check_synth_section
 
 # --- the schema ---------------------------------------------------------------------------------
 # Field names are the YAML keys. Fields marked PATH are resolved against the config file's folder.

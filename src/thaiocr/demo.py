@@ -14,10 +14,10 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, breakdown, evaluate_label_file
-from thaiocr.fonts import discover_fonts
 from thaiocr.predict import Recognizer
 from thaiocr.runfolder import LATEST_CHECKPOINT
-from thaiocr.synth import dataset_is_current, font_families_beside, generate_dataset
+from thaiocr.synth.fonts import discover_fonts
+from thaiocr.synth.lines import dataset_is_current, font_families_beside, generate_dataset
 from thaiocr.train import train
 
 DEFAULT_CONFIG = Path("configs/rec/numbers.yml")

@@ -1,6 +1,6 @@
 """Page OCR: find the text lines of a page, read them with a line recogniser, put them in reading order.
 
-``PageReader`` runs a :class:`~thaiocr.detect.Detector`, crops every line (grown where ink goes
+``PageReader`` runs a :class:`~thaiocr.det.detector.Detector`, crops every line (grown where ink goes
 on past the box, so that stacked marks the detector's box cuts off are kept), reads all crops in one batched call of the
 :class:`~thaiocr.predict.Recognizer`, turns the lines that read poorly upside down and reads them
 again (keeping the more confident reading), and returns a :class:`PageResult`: the lines in reading
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from thaiocr.detect import DETECTORS, DBDetector, Detector, TextRegion, load_detector
+from thaiocr.det.detector import DETECTORS, DBDetector, Detector, TextRegion, load_detector
 from thaiocr.errors import ThaiOCRError
 from thaiocr.layout import TABLE, Block, block_text, box_bounds, cell_text, layout, layout_text, reorder
 from thaiocr.layout import page_text as page_text  # where bench/page_ocr.py and others import it from
@@ -108,7 +108,7 @@ class PageReader:
     def from_paths(cls, model: str | Path | None = None, detector: str | Path = "ppocrv4",
                    num_threads: int | None = None, boxes_only: bool = False) -> PageReader:
         """``model``: a recogniser (``.onnx``, model folder or ``.pt``; None or a shipped name: that shipped model);
-        ``detector``: a name from :data:`~thaiocr.detect.DETECTORS` or a DB detector's ``.onnx`` file;
+        ``detector``: a name from :data:`~thaiocr.det.detector.DETECTORS` or a DB detector's ``.onnx`` file;
         ``boxes_only``: detect without reading."""
         found = _detector(detector, num_threads)  # first: a bad detector name fails before a model loads
         return cls(found, None if boxes_only else Recognizer(model, num_threads))
@@ -271,7 +271,7 @@ def _draw_label(draw: ImageDraw.ImageDraw, line: PageLine, font_path: Path) -> N
 
 def label_font_path() -> Path:
     """A clear installed Thai font for labels (see :data:`LABEL_FONT_FAMILIES`)."""
-    from thaiocr.fonts import discover_fonts
+    from thaiocr.synth.fonts import discover_fonts
 
     fonts = discover_fonts()
     for family in LABEL_FONT_FAMILIES:

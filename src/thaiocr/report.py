@@ -23,7 +23,7 @@ from thaiocr import __version__
 from thaiocr.charset import is_combining
 from thaiocr.evaluate import LineResult, Metrics, align, breakdown, summarize
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
-from thaiocr.synth import font_families_beside
+from thaiocr.synth.lines import font_families_beside
 
 LENGTH_LIMITS = (5, 10, 20, 40)  # upper ends of the label-length buckets, in code points
 N_WORST = 30

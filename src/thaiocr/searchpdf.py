@@ -44,7 +44,7 @@ class LineLike(Protocol):
 
 def pdf_font_path() -> Path:
     """An installed TrueType font (``.ttf``) that covers Thai, from :data:`PDF_FONT_NAMES` first."""
-    from thaiocr.fonts import FONT_INSTALL_HINT, discover_fonts, font_covers
+    from thaiocr.synth.fonts import FONT_INSTALL_HINT, discover_fonts, font_covers
 
     fonts = [font for font in discover_fonts() if font.path.suffix.lower() == ".ttf" and font_covers(font, THAI_PROBE)]
     if not fonts:

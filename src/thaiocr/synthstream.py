@@ -20,11 +20,11 @@ from thaiocr.batches import RecDataset, load_split
 from thaiocr.charset import Charset
 from thaiocr.config import DatasetConfig, SynthConfig
 from thaiocr.errors import ThaiOCRError
-from thaiocr.fonts import discover_fonts
-from thaiocr.looks import Look, build_looks, choose_look
 from thaiocr.preprocess import Preprocess
-from thaiocr.render import render_line
-from thaiocr.synth import fonts_by_split, pick_text_and_font, sample_seed
+from thaiocr.synth.fonts import discover_fonts
+from thaiocr.synth.lines import fonts_by_split, pick_text_and_font, sample_seed
+from thaiocr.synth.looks import Look, build_looks, choose_look
+from thaiocr.synth.render import render_line
 
 SPLIT_NAMES = {"Train": "train", "Eval": "val"}
 

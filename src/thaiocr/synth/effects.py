@@ -5,8 +5,8 @@ crop: ink (bleed or erosion), toner speckle, rotation, perspective, shadow, unev
 blur, gaussian blur, downscale (resolution loss), tone (brightness, contrast, gamma), noise,
 binarisation, JPEG. Each effect
 fires with its own probability and draws its strengths from its own ranges: the sections of
-:class:`~thaiocr.effectsettings.EffectSettings`, which live apart in :mod:`thaiocr.effectsettings`
-(with the settings of the backgrounds and decorations of :mod:`thaiocr.backgrounds`).
+:class:`~thaiocr.synth.effectsettings.EffectSettings`, which live apart in :mod:`thaiocr.synth.effectsettings`
+(with the settings of the backgrounds and decorations of :mod:`thaiocr.synth.backgrounds`).
 
 The output is RGB. Rotation grows the canvas to hold the rotated corners (``expand``);
 perspective makes the canvas the bounding box of the warped corners, a few pixels larger or
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from thaiocr.effectsettings import (
+from thaiocr.synth.effectsettings import (
     DEFAULT_EFFECTS,
     Binarize,
     Blur,

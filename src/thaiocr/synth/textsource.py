@@ -5,7 +5,7 @@ A source is built by name from ``TEXT_SOURCES`` (``words``, ``phrases``, ``abbre
 ``TextSource``, which normalises every text and redraws it until it fits the length limit and the
 alphabet. Every sampler draws only from the ``rng`` it is given (and the coverage source also from
 the sample's index), so a sample is a pure function of its seed. The ``numbers`` source draws the digit lines of
-:mod:`thaiocr.numberlines` (phone numbers, dates, amounts, IDs, times) in Thai or Arabic digits.
+:mod:`thaiocr.synth.numberlines` (phone numbers, dates, amounts, IDs, times) in Thai or Arabic digits.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from thaiocr.charset import Charset, is_combining, normalize_text
-from thaiocr.corpora import (
+from thaiocr.errors import ThaiOCRError, did_you_mean
+from thaiocr.synth.corpora import (
     ENGLISH_WORDS_FILE,
     FOLLOWING_SIGNS,
     LEADING_VOWELS,
@@ -32,8 +33,7 @@ from thaiocr.corpora import (
     pythainlp_lines,
     read_corpus_file,
 )
-from thaiocr.errors import ThaiOCRError, did_you_mean
-from thaiocr.numberlines import SAMPLE_KINDS, amount_text, sample_kind_text, sample_number_text
+from thaiocr.synth.numberlines import SAMPLE_KINDS, amount_text, sample_kind_text, sample_number_text
 
 # --- sources ------------------------------------------------------------------------------------
 

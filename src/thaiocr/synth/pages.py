@@ -29,13 +29,14 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm import tqdm
 
-from thaiocr.backgrounds import make_background
+from thaiocr.det.labels import TextBox, det_label_line
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write, atomic_write_text
-from thaiocr.fonts import FontInfo, discover_fonts, font_covers
-from thaiocr.render import MARK_ZONE_PROBE, text_clusters
-from thaiocr.synth import FontPicker, fonts_by_split, sample_seed
-from thaiocr.textsource import SourceSpec, TextSource
+from thaiocr.synth.backgrounds import make_background
+from thaiocr.synth.fonts import FontInfo, discover_fonts, font_covers
+from thaiocr.synth.lines import FontPicker, fonts_by_split, sample_seed
+from thaiocr.synth.render import MARK_ZONE_PROBE, text_clusters
+from thaiocr.synth.textsource import SourceSpec, TextSource
 
 PAGES_VERSION = 1
 PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi
@@ -61,21 +62,6 @@ FONT_SPLITS = ("train", "val", "all")
 
 
 @dataclass(frozen=True)
-class TextBox:
-    """One line of text and its quadrilateral, clockwise from the text's own top-left corner."""
-
-    text: str
-    points: tuple[tuple[int, int], ...]
-
-    @property
-    def upside_down(self) -> bool:
-        return self.points[0][1] > self.points[2][1]
-
-    def to_label(self) -> dict:
-        return {"transcription": self.text, "points": [list(p) for p in self.points]}
-
-
-@dataclass(frozen=True)
 class SynthPage:
     image: Image.Image
     boxes: list[TextBox]
@@ -87,7 +73,7 @@ def generate_pages(out_dir: Path, count: int, seed: int = 0, fonts: Sequence[Fon
                    size: tuple[int, int] = PAGE_SIZE, progress: bool = True) -> dict:
     """Write ``count`` pages (layout in the module docstring) and return the manifest.
 
-    ``font_split`` takes the fonts as :func:`thaiocr.synth.fonts_by_split` splits them with
+    ``font_split`` takes the fonts as :func:`thaiocr.synth.lines.fonts_by_split` splits them with
     ``val_fonts``: ``train`` (a detector's training data), ``val`` (held-out families, for
     benchmarks) or ``all``.
     """
@@ -118,35 +104,6 @@ def page_fonts(fonts: Sequence[FontInfo], font_split: str, val_fonts: int | Sequ
     if font_split == "all":
         return sorted(fonts, key=lambda font: font.name)
     return fonts_by_split(fonts, val_fonts)[0][font_split]
-
-
-def det_label_line(image_path: str, boxes: Sequence[TextBox]) -> str:
-    """One line of a PaddleOCR det label file."""
-    return f"{image_path}\t{json.dumps([b.to_label() for b in boxes], ensure_ascii=False)}\n"
-
-
-def read_det_labels(path: Path) -> list[tuple[Path, list[TextBox]]]:
-    """``(image path, boxes)`` per line of a det label file; image paths are relative to its folder."""
-    path = Path(path)
-    try:
-        rows = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ThaiOCRError(f"{path}: label file not found") from None
-    pages = []
-    for number, row in enumerate(rows, start=1):
-        if row.strip():
-            pages.append(parse_det_row(row, path, number))
-    return pages
-
-
-def parse_det_row(row: str, path: Path, number: int) -> tuple[Path, list[TextBox]]:
-    image, _, labels = row.partition("\t")
-    try:
-        boxes = [TextBox(item["transcription"], tuple((round(x), round(y)) for x, y in item["points"]))
-                 for item in json.loads(labels)]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ThaiOCRError(f"{path}:{number}: not a det label line ({exc})") from None
-    return path.parent / image, boxes
 
 
 # --- one page -----------------------------------------------------------------------------------

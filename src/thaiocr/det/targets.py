@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from thaiocr.detect import IMAGENET_MEAN, IMAGENET_STD
-from thaiocr.deteval import signed_area
+from thaiocr.det.detector import IMAGENET_MEAN, IMAGENET_STD
+from thaiocr.det.labels import parse_det_row
+from thaiocr.det.metrics import signed_area
 from thaiocr.errors import ThaiOCRError
-from thaiocr.synthpages import parse_det_row
 
 IGNORE_TEXT = "###"  # PaddleOCR's mark for a box that is neither text nor background
 # The post-processing fits its rectangle to the centres of the pixels above the threshold, which

@@ -6,8 +6,8 @@ and the ranges its strengths are drawn from, each field checked against bounds w
 "did you mean", and :meth:`EffectSettings.to_dict` writes them back (into a dataset's manifest).
 
 The schema lives apart from the image code that uses it: the CLI, recipes and dataset manifests
-read and write settings through this module alone. :mod:`thaiocr.effects` applies the chain's
-sections, in the order :data:`thaiocr.effects.CHAIN_ORDER` gives; :mod:`thaiocr.backgrounds`
+read and write settings through this module alone. :mod:`thaiocr.synth.effects` applies the chain's
+sections, in the order :data:`thaiocr.synth.effects.CHAIN_ORDER` gives; :mod:`thaiocr.synth.backgrounds`
 applies the rest.
 """
 

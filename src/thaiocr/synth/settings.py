@@ -4,7 +4,7 @@
 before anything is rendered or any corpus read, so ``thaiocr train``, ``thaiocr data check`` and
 ``thaiocr cloud check`` refuse the same recipe with the same message (a cloud job would otherwise
 fail inside its container). The print styles live here because a look names one;
-:mod:`thaiocr.render` prints with them.
+:mod:`thaiocr.synth.render` prints with them.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thaiocr.effectsettings import EffectSettings
 from thaiocr.errors import ConfigError, ThaiOCRError, did_you_mean
-from thaiocr.textsource import SourceSpec, check_spec
+from thaiocr.synth.effectsettings import EffectSettings
+from thaiocr.synth.textsource import SourceSpec, check_spec
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@
 
 ``latest.pt`` is rewritten atomically after every evaluation and every epoch, so a run stopped at
 any moment resumes from it. Evaluation reads the held-out pages whole, through the same
-pre- and post-processing as inference (:class:`thaiocr.detect.DBDetector`), and scores the boxes
-with :mod:`thaiocr.deteval` (precision, recall, H-mean at IoU 0.5). The exported graph maps
+pre- and post-processing as inference (:class:`thaiocr.det.detector.DBDetector`), and scores the boxes
+with :mod:`thaiocr.det.metrics` (precision, recall, H-mean at IoU 0.5). The exported graph maps
 ``[N, 3, H, W]`` to the probability ``[N, 1, H, W]`` (batch, height and width dynamic), so
 ``DBDetector.from_onnx`` runs it as it runs PP-OCRv4.
 """
@@ -35,11 +35,11 @@ from tqdm import tqdm
 
 from thaiocr import __version__
 from thaiocr.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from thaiocr.detconfig import DBLossConfig, DetArchitectureConfig, DetConfig
-from thaiocr.detect import DET_ONNX_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DBDetector, DBSettings, db_input
-from thaiocr.deteval import DetectionCounts, detection_counts
-from thaiocr.detmodel import DBMaps, DBNet, build_det_model
-from thaiocr.dettargets import DetPage, DetSamples, TargetSettings, read_det_pages
+from thaiocr.det.config import DBLossConfig, DetArchitectureConfig, DetConfig
+from thaiocr.det.detector import DET_ONNX_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DBDetector, DBSettings, db_input
+from thaiocr.det.metrics import DetectionCounts, detection_counts
+from thaiocr.det.model import DBMaps, DBNet, build_det_model
+from thaiocr.det.targets import DetPage, DetSamples, TargetSettings, read_det_pages
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.model import count_parameters, inference_mode

@@ -1,6 +1,6 @@
 """Number lines for synthetic data: phone numbers, dates, amounts, national IDs, times and digit runs.
 
-These are the foundation's digit lines, the ``numbers`` text source of :mod:`thaiocr.textsource`:
+These are the foundation's digit lines, the ``numbers`` text source of :mod:`thaiocr.synth.textsource`:
 each kind has a formatter writing Arabic digits and a relative frequency, and a sample is turned
 into Thai digits about half the time, so every text stays within the built-in ``digits`` dict. The
 formats live apart from the sources because they are a self-contained set of rules (separators,

@@ -1,7 +1,7 @@
 """Looks: shares of a synthetic training mix, each printed its own way.
 
 A recipe's ``synth`` section may name looks, each a weighted share of the lines with its own print
-style (:data:`thaiocr.synthsettings.PRINT_STYLES`), text source and effects; what a look leaves out it takes
+style (:data:`thaiocr.synth.settings.PRINT_STYLES`), text source and effects; what a look leaves out it takes
 from the section itself::
 
     synth:
@@ -10,7 +10,7 @@ from the section itself::
         documents: {weight: 3, print: document, source: {prose: 3, receipts: 1}, effects: {...}}
         posters: {weight: 1}                  # today's lines: any face, any colour, default effects
 
-A ``document`` look draws only upright faces of body-text weights (:func:`thaiocr.fonts.is_text_face`):
+A ``document`` look draws only upright faces of body-text weights (:func:`thaiocr.synth.fonts.is_text_face`):
 real documents are set in those, while the ``free`` look draws every face. Without looks, the
 section is one free look, and its lines are exactly those of the settings before looks existed.
 """
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from thaiocr.charset import Charset
-from thaiocr.effectsettings import EffectSettings
 from thaiocr.errors import ConfigError
-from thaiocr.fonts import FontInfo, is_text_face
-from thaiocr.synth import FontPicker
-from thaiocr.synthsettings import PrintStyle, look_sections, look_settings, look_weight, print_style
-from thaiocr.textsource import SourceSpec, TextSource
+from thaiocr.synth.effectsettings import EffectSettings
+from thaiocr.synth.fonts import FontInfo, is_text_face
+from thaiocr.synth.lines import FontPicker
+from thaiocr.synth.settings import PrintStyle, look_sections, look_settings, look_weight, print_style
+from thaiocr.synth.textsource import SourceSpec, TextSource
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A renderer makes a background (:func:`make_background`: flat tint, gradient and/or paper
 texture), calls :func:`decorate` with the box its text will occupy, draws the text, and passes the
-result through :func:`thaiocr.effects.apply_effects`. Probabilities and ranges come from the same
-:class:`~thaiocr.effectsettings.EffectSettings` as the effects.
+result through :func:`thaiocr.synth.effects.apply_effects`. Probabilities and ranges come from the same
+:class:`~thaiocr.synth.effectsettings.EffectSettings` as the effects.
 
 Intruders are slices of a real rendered line, not procedural blobs: a detector's crop of a dense
 page catches the upper vowels and tone marks of the line below and the descenders and lower
@@ -23,8 +23,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from thaiocr.effects import RGB
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings, Gradient, Intruders, Paper, Rules, Underline
+from thaiocr.synth.effects import RGB
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings, Gradient, Intruders, Paper, Rules, Underline
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (exclusive), as Pillow's getbbox
 BLOTCH_CELL = 12  # pixels between the random values behind the paper's low-frequency blotches

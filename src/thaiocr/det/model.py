@@ -7,7 +7,7 @@ width, adds them top-down, and concatenates the four levels at stride 4. The hea
 maps at stride 4 and upsamples each by two transposed convolutions to the input's resolution.
 
 ``model(images)`` returns the text probability ``[N, 1, H, W]`` in 0..1, as PaddleOCR's DB
-ONNX files do, so that :class:`thaiocr.detect.DBDetector` runs an export of it unchanged;
+ONNX files do, so that :class:`thaiocr.det.detector.DBDetector` runs an export of it unchanged;
 ``model.maps(images)`` returns what training needs (probability logits, threshold, binary map).
 Sides must be multiples of 32.
 """
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thaiocr.detconfig import DetArchitectureConfig
+from thaiocr.det.config import DetArchitectureConfig
 from thaiocr.model import (
     ACTIVATIONS,
     LARGE_BLOCKS,

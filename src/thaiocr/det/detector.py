@@ -181,7 +181,7 @@ def exported_settings(metadata: str | None, path: Path) -> DBSettings | None:
 
 def thaiocr_db_model_path() -> Path:
     """thaiocr's DB detector (configs/det/db_mobilenet.yml) in the package's resources."""
-    path = Path(__file__).parent / "resources" / THAIOCR_DB_FILE
+    path = Path(__file__).parent.parent / "resources" / THAIOCR_DB_FILE
     if not path.is_file():
         raise ThaiOCRError(f"thaiocr's DB detector {path} is missing: train one with `thaiocr det train -c "
                            "configs/det/db_mobilenet.yml` and give its best_model/inference.onnx as the detector")

@@ -16,12 +16,12 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from thaiocr.backgrounds import decorate, make_background
 from thaiocr.charset import is_combining
-from thaiocr.effects import RGB, apply_effects
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
-from thaiocr.fonts import FontInfo
-from thaiocr.synthsettings import PRINT_STYLES, PrintStyle
+from thaiocr.synth.backgrounds import decorate, make_background
+from thaiocr.synth.effects import RGB, apply_effects
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.synth.fonts import FontInfo
+from thaiocr.synth.settings import PRINT_STYLES, PrintStyle
 
 REFERENCE_SIZE = 100  # font size at which a text's ink height is measured before scaling
 TIGHT_CROP_PROBABILITY = 0.4
@@ -66,7 +66,7 @@ def render_line(
     The font size is chosen so that the ink plus the vertical margins fills a random target height
     in that range, whatever the script; the canvas is laid out from the glyph bounding boxes, so
     stacked marks and descenders are never clipped. The text is drawn on a background with
-    decorations, then degraded by the effect chain (see :mod:`thaiocr.effects`).
+    decorations, then degraded by the effect chain (see :mod:`thaiocr.synth.effects`).
     """
     margins = _random_margins(rng)
     target_height = rng.triangular(height, 2 * height, height)  # mostly small: they write faster

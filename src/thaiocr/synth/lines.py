@@ -38,18 +38,18 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from thaiocr.charset import Charset
-from thaiocr.effectsettings import DEFAULT_EFFECTS, EffectSettings
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write, atomic_write_text
-from thaiocr.fonts import FontInfo, discover_fonts, family_of, font_covers, fonts_fingerprint
-from thaiocr.pngfile import encode_png
-from thaiocr.render import render_line
-from thaiocr.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
+from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings
+from thaiocr.synth.fonts import FontInfo, discover_fonts, family_of, font_covers, fonts_fingerprint
+from thaiocr.synth.pngfile import encode_png
+from thaiocr.synth.render import render_line
+from thaiocr.synth.textsource import DEFAULT_MAX_LENGTH, SourceSpec, TextSource
 
 # Bump whenever the generator's output for the same arguments changes: the demo regenerates a
 # dataset whose manifest has another version. 2: validation holds out whole families, not faces.
 # 3: letter-spaced lines; digit groups split by spaces in plain runs and national IDs.
-# 4: texts from thaiocr.textsource (the meta files' kind column names the source part).
+# 4: texts from thaiocr.synth.textsource (the meta files' kind column names the source part).
 # 5: backgrounds, decorations and the effects module; lines written `height` px high.
 # 6: faster generation (text rasterised once at sub-pixel positions, own PNG encoder): other bytes.
 # 7: letter spacing at most half a word space (render.TRACKING_RANGE).
@@ -64,7 +64,7 @@ PREFERRED_VAL_FAMILIES = ("Laksaman", "TlwgTypewriter", "Sawasdee")
 # Noto Sans Thai is the only loopless family with Thai digits: a count never takes it from training.
 TRAIN_ONLY_FAMILIES = ("NotoSansThai",)
 CHUNK_SIZE = 50  # samples per task sent to a worker process
-# How each image format is written: PNG by thaiocr.pngfile (one row filter, zlib level 1: twice as fast
+# How each image format is written: PNG by thaiocr.synth.pngfile (one row filter, zlib level 1: twice as fast
 # as Pillow's encoder), JPEG at quality 95 without chroma subsampling, so thin coloured strokes keep their edges.
 IMAGE_FORMATS: dict[str, Callable[[Image.Image], bytes]] = {
     "png": lambda image: encode_png(np.asarray(image)),
@@ -118,7 +118,7 @@ def generate_dataset(
 ) -> dict:
     """Write a synthetic dataset (layout in the module docstring); return its manifest.
 
-    Texts come from ``source`` (a text source name or mix, see :mod:`thaiocr.textsource`), kept
+    Texts come from ``source`` (a text source name or mix, see :mod:`thaiocr.synth.textsource`), kept
     to ``charset`` and ``max_length``; lines are rendered ``height`` to ``2 * height`` px high,
     degraded as ``effects`` says, and written ``height`` px high, as a model of that height sees them,
     as ``png`` (lossless) or ``jpg`` (quality 95: about 7x faster to write than PNG for noisy lines).
