@@ -23,8 +23,9 @@ from thaiocr.batches import (
     make_loader,
 )
 from thaiocr.charset import Charset
-from thaiocr.config import DatasetConfig, LoaderConfig, build_config
+from thaiocr.config import DatasetConfig, build_config
 from thaiocr.data import DataError, DataReport, Sample, check_data, scan_split
+from thaiocr.kernel.recipe import LoaderConfig
 from thaiocr.labels import Problem
 from thaiocr.preprocess import Preprocess
 

@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from thaiocr.augment import LineAugment
 from thaiocr.charset import Charset
-from thaiocr.config import DatasetConfig, LoaderConfig
+from thaiocr.config import DatasetConfig
 from thaiocr.data import CheckImages, DataError, Sample, select_samples
 from thaiocr.distributed import DistContext, RankSlices
 from thaiocr.imageload import PILLOW_LIMIT, decode
+from thaiocr.kernel.recipe import LoaderConfig
 from thaiocr.preprocess import ImageError, Preprocess
 
 logger = logging.getLogger(__name__)

@@ -73,7 +73,7 @@ def _synth_settings(args: argparse.Namespace) -> dict:
 
 def _effect_settings(path: Path | None):
     """The effect settings of a YAML file (its top level, or its ``effects`` mapping); defaults without one."""
-    from thaiocr.config import read_yaml_mapping
+    from thaiocr.kernel.recipe import read_yaml_mapping
     from thaiocr.synth.effectsettings import DEFAULT_EFFECTS, EffectSettings
 
     if path is None:

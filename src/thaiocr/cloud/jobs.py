@@ -27,8 +27,9 @@ from thaiocr.cloud.aws import Aws, AwsError, S3Uri, aws_errors
 from thaiocr.cloud.bundle import ENTRY_SCRIPT, build_source_tarball
 from thaiocr.cloud.costs import Instance, instance
 from thaiocr.cloud.s3sync import missing_keys
-from thaiocr.config import Config, load_config, read_yaml_mapping
+from thaiocr.config import Config, load_config
 from thaiocr.errors import ThaiOCRError, did_you_mean
+from thaiocr.kernel.recipe import read_yaml_mapping
 from thaiocr.shipped import SHIPPED_MODELS, shipped_model_dir
 
 CHANNEL = "training"

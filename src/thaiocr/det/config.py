@@ -2,27 +2,23 @@
 
 The sections are those of a PaddleOCR det recipe (Global, Architecture, Loss, Optimizer,
 PostProcess, Metric, Train, Eval) with the keys thaiocr's DB trainer uses; loading, overrides,
-unknown-key messages and path resolution are config.py's. No torch here.
+unknown-key messages and path resolution are the kernel's (:mod:`thaiocr.kernel.recipe`). No torch here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from thaiocr.config import (
+from thaiocr.errors import ConfigError
+from thaiocr.kernel.recipe import (
     PATH,
-    ConfigError,
     LoaderConfig,
     OptimizerConfig,
-    PathResolver,
-    apply_override,
-    convert_section,
-    plain_data,
-    read_yaml_mapping,
+    convert_recipe,
+    eval_every,
+    read_recipe,
+    recipe_class,
 )
 
 
@@ -40,12 +36,7 @@ class DetGlobalConfig:
 
     @property
     def eval_every(self) -> tuple[int, int]:
-        step = self.eval_batch_step
-        if isinstance(step, int):
-            return 0, step
-        if len(step) != 2:
-            raise ConfigError(f"Global.eval_batch_step must be N or [start, N], got {step}")
-        return step[0], step[1]
+        return eval_every(self.eval_batch_step)
 
 
 @dataclass(frozen=True)
@@ -114,38 +105,21 @@ class DetSplitConfig:
     loader: LoaderConfig = field(default_factory=LoaderConfig)
 
 
-@dataclass(frozen=True)
-class DetConfig:
-    Global: DetGlobalConfig = field(default_factory=DetGlobalConfig)
-    Architecture: DetArchitectureConfig = field(default_factory=DetArchitectureConfig)
-    Loss: DBLossConfig = field(default_factory=DBLossConfig)
-    Optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    PostProcess: DBPostProcessConfig = field(default_factory=DBPostProcessConfig)
-    Metric: DetMetricConfig = field(default_factory=DetMetricConfig)
-    Train: DetSplitConfig = field(default_factory=DetSplitConfig)
-    Eval: DetSplitConfig | None = None
-    source: Path | None = field(default=None, compare=False)
-
-    def to_dict(self) -> dict:
-        """The resolved recipe as plain YAML-ready data (paths as strings)."""
-        return plain_data({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "source"})
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
+DetConfig = recipe_class("DetConfig", {
+    "Global": DetGlobalConfig, "Architecture": DetArchitectureConfig, "Loss": DBLossConfig,
+    "Optimizer": OptimizerConfig, "PostProcess": DBPostProcessConfig, "Metric": DetMetricConfig,
+    "Train": DetSplitConfig})
 
 
 def load_det_config(path: str | Path, overrides: list[str] | None = None) -> DetConfig:
     """Read a det recipe, apply ``Key.sub=value`` overrides, validate, resolve paths."""
-    path = Path(path)
-    raw = read_yaml_mapping(path)
-    overridden = {apply_override(raw, item) for item in overrides or []}
-    return build_det_config(raw, source=path, overridden=overridden)
+    raw, overridden = read_recipe(Path(path), overrides)
+    return build_det_config(raw, source=Path(path), overridden=overridden)
 
 
 def build_det_config(raw: dict, source: Path | None = None, overridden: set[str] | None = None) -> DetConfig:
     """Validate a det recipe held as plain data; ``source`` anchors its relative paths."""
-    resolver = PathResolver(source.parent if source else Path.cwd(), overridden or set())
-    config = convert_section(DetConfig, {**raw, "source": source}, "", resolver)
+    config = convert_recipe(DetConfig, raw, source, overridden)
     for ok, message in _checks(config):
         if not ok:
             raise ConfigError(f"{config.source or 'config'}: {message}")
