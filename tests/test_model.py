@@ -12,7 +12,8 @@ from thaiocr.checkpoint import (
     save_checkpoint,
 )
 from thaiocr.config import ArchitectureConfig, ConfigError
-from thaiocr.model import CRNN, build_model, check_input_height, count_parameters, make_divisible
+from thaiocr.kernel.blocks import count_parameters, make_divisible
+from thaiocr.model import CRNN, build_model, check_input_height
 from thaiocr.preprocess import Preprocess
 
 NUM_CLASSES = 7

@@ -1,33 +1,24 @@
-"""Checkpoints: one ``torch.save``'d dict that carries weights, architecture, alphabet and input geometry.
+"""Recogniser checkpoints: one ``torch.save``'d dict that carries weights, architecture, alphabet and input geometry.
 
 Keys: ``format`` (``CHECKPOINT_FORMAT``), ``model`` (state dict), ``architecture`` (the Architecture
 section as plain data), ``chars`` (the alphabet), ``preprocess`` (``height``, ``max_width``),
 ``config`` (the resolved recipe, may be empty), plus whatever training state the trainer adds.
-Everything is tensors and plain Python values, so loading uses ``weights_only=True``: opening a
-checkpoint never runs code from it.
+Writing and the safe reading are the kernel's (:mod:`thaiocr.kernel.checkpoints`).
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
-
-import torch
 
 from thaiocr.charset import Charset, CharsetError
 from thaiocr.config import ArchitectureConfig
-from thaiocr.errors import ConfigError, ThaiOCRError
-from thaiocr.fileio import atomic_write
+from thaiocr.errors import ConfigError
+from thaiocr.kernel.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
 from thaiocr.model import CRNN, build_model
 from thaiocr.preprocess import Preprocess
 
 CHECKPOINT_FORMAT = "thaiocr-checkpoint/1"
 REQUIRED_KEYS = ("model", "architecture", "chars", "preprocess")
-
-
-class CheckpointError(ThaiOCRError):
-    """A checkpoint that is missing, damaged, or not a thaiocr checkpoint."""
 
 
 def make_payload(model: CRNN, charset: Charset, preprocess: Preprocess, config: dict | None = None) -> dict:
@@ -42,9 +33,9 @@ def make_payload(model: CRNN, charset: Charset, preprocess: Preprocess, config: 
     }
 
 
-def save_checkpoint(path: Path, payload: dict, fmt: str = CHECKPOINT_FORMAT) -> None:
-    """Write atomically: ``path`` holds the old checkpoint or the new one, never half of one."""
-    atomic_write(Path(path), lambda stream: torch.save({"format": fmt, **payload}, stream))
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write a recogniser checkpoint atomically."""
+    write_checkpoint(path, payload, CHECKPOINT_FORMAT)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -53,24 +44,6 @@ def load_checkpoint(path: Path) -> dict:
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
-    return payload
-
-
-def read_checkpoint(path: Path, fmt: str, kind: str) -> dict:
-    """Any thaiocr checkpoint of format ``fmt`` (``kind`` names it in errors), loaded with ``weights_only``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower():
-            raise CheckpointError(f"{path}: holds objects a safe load refuses; not a {kind}") from None
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError):
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        raise CheckpointError(f"{path}: not a {kind} (expected format {fmt!r})")
     return payload
 
 

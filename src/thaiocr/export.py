@@ -10,13 +10,10 @@ A ``dict.txt`` is written beside the ``.onnx`` for tools that want a dict file.
 from __future__ import annotations
 
 import copy
-import io
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 import yaml
 from torch import nn
@@ -26,12 +23,12 @@ from thaiocr.charset import Charset
 from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
-from thaiocr.model import CRNN, inference_mode
-from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, ONNX_FORMAT, OUTPUT_NAME, cpu_session
+from thaiocr.kernel.onnxexport import check_parity as kernel_parity
+from thaiocr.kernel.onnxexport import onnx_graph
+from thaiocr.model import CRNN
+from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, ONNX_FORMAT, OUTPUT_NAME
 from thaiocr.preprocess import Preprocess
 from thaiocr.runfolder import ONNX_NAME
-
-OPSET = 17
 
 
 class _WithSoftmax(nn.Module):
@@ -52,14 +49,11 @@ def export_onnx(model: CRNN, charset: Charset, preprocess: Preprocess, out_path:
             "model and dict do not match"
         )
     out_path = Path(out_path)
-    proto = onnx.load_from_string(_trace_to_onnx(model, preprocess))
     metadata = {
         "character": "\n".join(charset.chars),
         "thaiocr": json.dumps(describe(model, charset, preprocess, config), ensure_ascii=False),
     }
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
-    atomic_write_bytes(out_path, proto.SerializeToString())
+    atomic_write_bytes(out_path, _trace_to_onnx(model, preprocess, metadata))
     atomic_write_text(out_path.parent / DICT_FILENAME, charset.dict_text())
     return out_path
 
@@ -77,30 +71,17 @@ def describe(model: CRNN, charset: Charset, preprocess: Preprocess, config: dict
     }
 
 
-def _trace_to_onnx(model: CRNN, preprocess: Preprocess) -> bytes:
+def _trace_to_onnx(model: CRNN, preprocess: Preprocess, metadata: dict[str, str]) -> bytes:
     # A CPU copy in the default memory format: the caller's model keeps its device, mode and layout.
     exported = _WithSoftmax(copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format)).eval()
     example = torch.zeros(2, 3, preprocess.height, preprocess.max_width)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter warns about LSTM batch sizes
-        torch.onnx.export(
-            exported, (example,), buffer, dynamo=False, opset_version=OPSET,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "time"}},
-        )
-    return buffer.getvalue()
+    axes = {INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "time"}}
+    return onnx_graph(exported, example, (INPUT_NAME, OUTPUT_NAME), axes, metadata)
 
 
 def check_parity(model: CRNN, onnx_path: Path, batch: np.ndarray) -> float:
     """Max |PyTorch - ONNX Runtime| over the probabilities of ``batch`` (float32 ``[N, 3, H, W]``)."""
-    device = next(model.parameters()).device
-    with inference_mode(model):
-        expected = torch.softmax(model(torch.from_numpy(batch).to(device)).float(), dim=2).cpu().numpy()
-    actual = cpu_session(onnx_path).run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
-    if actual.shape != expected.shape:
-        raise ThaiOCRError(f"{onnx_path}: output shape {actual.shape} differs from PyTorch's {expected.shape}")
-    return float(np.abs(actual - expected).max())
+    return kernel_parity(model, onnx_path, batch, (INPUT_NAME, OUTPUT_NAME), lambda y: torch.softmax(y, dim=2))
 
 
 def write_inference_bundle(model: CRNN, charset: Charset, preprocess: Preprocess, out_dir: Path, config: dict,

@@ -211,7 +211,7 @@ def _as_listed(image: Path, labels: Path) -> Path:
 def _torch_backend(model: CRNN) -> Backend:
     import torch
 
-    from thaiocr.model import inference_mode
+    from thaiocr.kernel.blocks import inference_mode
 
     def run(batch: np.ndarray) -> np.ndarray:
         device = next(model.parameters()).device

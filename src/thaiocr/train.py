@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import os
-import random
 import sys
 import time
 from collections import deque
@@ -20,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -34,9 +31,11 @@ from thaiocr.distributed import DistContext, init_distributed
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import Metrics, compute_metrics
 from thaiocr.export import write_inference_bundle
-from thaiocr.fileio import atomic_copy, atomic_write_text, remove_stale_temp_files
+from thaiocr.fileio import atomic_copy, atomic_write_text
 from thaiocr.finetune import load_pretrained
-from thaiocr.model import CRNN, build_model, check_input_height, count_parameters
+from thaiocr.kernel.blocks import count_parameters
+from thaiocr.kernel.training import RunState, build_optimizer, pick_device, remove_stale_writes, say, seed_everything
+from thaiocr.model import CRNN, build_model, check_input_height
 from thaiocr.report import write_training_curves
 from thaiocr.runfolder import BEST_CHECKPOINT, LATEST_CHECKPOINT, MODEL_FOLDER, epoch_checkpoint
 from thaiocr.synthstream import build_synth_split
@@ -66,73 +65,9 @@ class TrainResult:
 
 
 @dataclass
-class _State:
-    """Everything that must survive a restart, besides model/optimizer/scheduler tensors."""
-
-    epoch: int = 0
-    step_in_epoch: int = 0
-    global_step: int = 0
-    seconds: float = 0.0
+class _State(RunState):
     best_acc: float = -1.0
-    best_step: int = 0
-    history: list[dict] = field(default_factory=list)
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, smoothed loss) every print_batch_step
-
-
-def _say(message: str) -> None:
-    tqdm.write(message, file=sys.stderr)
-
-
-def remove_stale_writes(run_dir: Path) -> None:
-    """Delete the temp files of checkpoint and model writes that a killed run left in its folder
-    (``.latest.pt.*.tmp`` ...), which would otherwise stay forever and be packed with the model."""
-    stale = [path for folder in (run_dir, run_dir / MODEL_FOLDER) for path in remove_stale_temp_files(folder)]
-    if stale:
-        noun = "file" if len(stale) == 1 else "files"
-        _say(f"Removed {len(stale)} temp {noun} of an interrupted write: {', '.join(p.name for p in stale)}")
-
-
-def pick_device(use_gpu: bool, local_rank: int = 0) -> torch.device:
-    if use_gpu and torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    if use_gpu:
-        _say("Global.use_gpu is true but no GPU is available: training on the CPU.")
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """LR multiplier per step: linear warm-up, then a cosine decay to zero at ``total_steps``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
-def build_optimizer(config: Config, model: CRNN, steps_per_epoch: int):
-    opt_cfg = config.Optimizer
-    weight_decay = opt_cfg.regularizer.factor if opt_cfg.regularizer else 0.0
-    groups = model.param_groups(weight_decay)
-    betas = (opt_cfg.beta1, opt_cfg.beta2)
-    optimizer_cls = torch.optim.AdamW if opt_cfg.name == "AdamW" else torch.optim.Adam
-    optimizer = optimizer_cls(groups, lr=opt_cfg.lr.learning_rate, betas=betas)
-    total = config.Global.epoch_num * steps_per_epoch
-    if opt_cfg.lr.name == "Cosine":
-        warmup = int(round(opt_cfg.lr.warmup_epoch * steps_per_epoch))
-        schedule = cosine_with_warmup(total, warmup)
-    else:
-        schedule = lambda step: 1.0  # noqa: E731 - a constant rate
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    return optimizer, scheduler
 
 
 def ctc_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -173,7 +108,7 @@ class Trainer:
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
-            _say(message)
+            say(message)
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -336,12 +271,13 @@ class Trainer:
         if g.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         steps_per_epoch = len(self._train_loader(train_ds, epoch=0))
-        self.optimizer, self.scheduler = build_optimizer(self.config, self.model, steps_per_epoch)
+        self.optimizer, self.scheduler = build_optimizer(self.config.Optimizer, self.model, g.epoch_num,
+                                                         steps_per_epoch)
         source = self._resume_source()
         if source:
             self._restore(source)
             if g.pretrained_model:
-                _say(f"Not loading Global.pretrained_model {g.pretrained_model}: resuming takes precedence "
+                say(f"Not loading Global.pretrained_model {g.pretrained_model}: resuming takes precedence "
                      "(--no-resume starts afresh from it).")
         elif g.pretrained_model:
             self._say(load_pretrained(self.model, self.charset, g.pretrained_model, self.preprocess).summary())
@@ -454,7 +390,7 @@ class Trainer:
                                           batch) for folder in folders]
         onnx_path, parity = results[0][0], max(p for _, p in results)
         images = "validation" if batch is not None else "random"
-        _say(f"Exported {onnx_path} (max |ONNX - PyTorch| = {parity:.2e} on {images} images).")
+        say(f"Exported {onnx_path} (max |ONNX - PyTorch| = {parity:.2e} on {images} images).")
         return onnx_path, parity
 
 

@@ -173,8 +173,8 @@ def measure(config: Config, steps: int = 10, warmup: int = 3) -> Measurement:
     import torch
 
     from thaiocr.charset import load_charset
+    from thaiocr.kernel.training import build_optimizer, seed_everything
     from thaiocr.model import build_model
-    from thaiocr.train import build_optimizer, seed_everything
 
     g, preprocess = config.Global, config.preprocess
     threads = g.num_threads or os.cpu_count() or 1
@@ -186,7 +186,7 @@ def measure(config: Config, steps: int = 10, warmup: int = 3) -> Measurement:
         model = build_model(config.Architecture, num_classes)
         memory_format = torch.channels_last if g.channels_last else torch.contiguous_format
         model = model.to(memory_format=memory_format).train()
-        optimizer, scheduler = build_optimizer(config, model, warmup + steps)
+        optimizer, scheduler = build_optimizer(config.Optimizer, model, g.epoch_num, warmup + steps)
         batch = _random_batch(model, config.Train.loader.batch_size_per_card, preprocess.height,
                               preprocess.max_width, num_classes, g.max_text_length)
         batch.images = batch.images.contiguous(memory_format=memory_format)

@@ -1,6 +1,6 @@
 """The DB text detector: MobileNetV3 backbone -> FPN neck -> DB head (probability and threshold maps).
 
-The backbone is the recogniser's MobileNetV3 (model.py's blocks and channel tables) with the
+The backbone is the kernel's MobileNetV3 (thaiocr.kernel.blocks: its blocks and channel tables) with the
 usual stride 2 in both directions where the recogniser halves only the height; it returns the
 features at strides 4, 8, 16 and 32. The neck (PaddleOCR's DBFPN shape) brings them to one
 width, adds them top-down, and concatenates the four levels at stride 4. The head predicts two
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from thaiocr.det.config import DetArchitectureConfig
-from thaiocr.model import (
+from thaiocr.kernel.blocks import (
     ACTIVATIONS,
     LARGE_BLOCKS,
     SMALL_BLOCKS,
@@ -33,7 +33,7 @@ from thaiocr.model import (
     make_divisible,
 )
 
-# Per block of model.py's tables: the stride here, and whether the block ends a feature level
+# Per block of the kernel's MobileNetV3 tables: the stride here, and whether the block ends a feature level
 # (strides 4, 8, 16; stride 32 ends after the last block and the final 1x1 convolution). Large has
 # the stride of the original MobileNetV3 at block 6, which the recogniser's variant leaves at 1.
 DET_LAYOUT: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {
@@ -42,7 +42,7 @@ DET_LAYOUT: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {
 }
 BLOCK_TABLES = {"large": LARGE_BLOCKS, "small": SMALL_BLOCKS}
 STRIDE = 32
-# torch's default. model.py's blocks use 0.01 (the recogniser's width-bucketed batches); a detector
+# torch's default. The kernel's blocks use 0.01 (the recogniser's width-bucketed batches); a detector
 # trained for about a thousand steps needs running statistics that keep up: with 0.01 its outputs in
 # eval mode were still 0.5 everywhere after 75 steps.
 DET_BN_MOMENTUM = 0.1
@@ -172,7 +172,7 @@ class DBNet(nn.Module):
         return self.head.maps(self.neck(self.backbone(images)))
 
     def param_groups(self, base_weight_decay: float) -> list[dict]:
-        """One optimizer group, as train.build_optimizer expects of a model."""
+        """One optimizer group, as kernel.training.build_optimizer expects of a model."""
         return [{"params": list(self.parameters()), "weight_decay": base_weight_decay}]
 
 

@@ -16,25 +16,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 import json
 import os
 import sys
 import time
-import warnings
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
 from thaiocr import __version__
-from thaiocr.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from thaiocr.det.config import DBLossConfig, DetArchitectureConfig, DetConfig
 from thaiocr.det.detector import DET_ONNX_FORMAT, IMAGENET_MEAN, IMAGENET_STD, DBDetector, DBSettings, db_input
 from thaiocr.det.metrics import DetectionCounts, detection_counts
@@ -42,13 +38,13 @@ from thaiocr.det.model import DBMaps, DBNet, build_det_model
 from thaiocr.det.targets import DetPage, DetSamples, TargetSettings, read_det_pages
 from thaiocr.errors import ThaiOCRError
 from thaiocr.fileio import atomic_write_bytes, atomic_write_text
-from thaiocr.model import count_parameters, inference_mode
-from thaiocr.onnxmodel import cpu_session
+from thaiocr.kernel.blocks import count_parameters, inference_mode
+from thaiocr.kernel.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
+from thaiocr.kernel.onnxexport import check_parity, onnx_graph
+from thaiocr.kernel.training import RunState, build_optimizer, pick_device, remove_stale_writes, say, seed_everything
 from thaiocr.runfolder import BEST_CHECKPOINT, LATEST_CHECKPOINT, MODEL_FOLDER, ONNX_NAME
-from thaiocr.train import build_optimizer, pick_device, remove_stale_writes, seed_everything
 
 DET_CHECKPOINT_FORMAT = "thaiocr-det-checkpoint/1"
-OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "probability"
 
 
@@ -116,7 +112,7 @@ def evaluate_pages(detector: DBDetector, pages: list[DetPage]) -> DetectionCount
 
 
 def save_det_checkpoint(path: Path, payload: dict) -> None:
-    save_checkpoint(path, payload, DET_CHECKPOINT_FORMAT)
+    write_checkpoint(path, payload, DET_CHECKPOINT_FORMAT)
 
 
 def load_det_checkpoint(path: Path) -> dict:
@@ -131,16 +127,10 @@ def export_det_onnx(model: DBNet, out_path: Path, settings: DBSettings, config: 
     """Write the probability graph with dynamic batch, height and width, and a ``thaiocr`` metadata
     entry describing its pre- and post-processing; the caller's model is untouched."""
     exported = copy.deepcopy(model).cpu().eval()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(exported, (torch.zeros(1, 3, 64, 64),), buffer, dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes={name: {0: "batch", 2: "height", 3: "width"}
-                                        for name in (INPUT_NAME, OUTPUT_NAME)})
-    proto = onnx.load_from_string(buffer.getvalue())
-    proto.metadata_props.add(key="thaiocr", value=json.dumps(describe_detector(model, settings, config)))
-    return atomic_write_bytes(Path(out_path), proto.SerializeToString())
+    axes = {name: {0: "batch", 2: "height", 3: "width"} for name in (INPUT_NAME, OUTPUT_NAME)}
+    metadata = {"thaiocr": json.dumps(describe_detector(model, settings, config))}
+    graph = onnx_graph(exported, torch.zeros(1, 3, 64, 64), (INPUT_NAME, OUTPUT_NAME), axes, metadata)
+    return atomic_write_bytes(Path(out_path), graph)
 
 
 def describe_detector(model: DBNet, settings: DBSettings, config: dict | None) -> dict:
@@ -157,28 +147,15 @@ def describe_detector(model: DBNet, settings: DBSettings, config: dict | None) -
 
 def check_det_parity(model: DBNet, onnx_path: Path, batch: np.ndarray) -> float:
     """Max |PyTorch - ONNX Runtime| over the probability maps of ``batch``."""
-    with inference_mode(model):
-        expected = model(torch.from_numpy(batch).to(next(model.parameters()).device)).float().cpu().numpy()
-    actual = cpu_session(onnx_path).run(None, {INPUT_NAME: batch})[0]
-    if actual.shape != expected.shape:
-        raise ThaiOCRError(f"{onnx_path}: output shape {actual.shape} differs from PyTorch's {expected.shape}")
-    return float(np.abs(actual - expected).max())
+    return check_parity(model, onnx_path, batch, (INPUT_NAME, OUTPUT_NAME))
 
 
 # --- the trainer --------------------------------------------------------------------------------
 
 
 @dataclass
-class _State:
-    """Everything besides tensors that must survive a restart."""
-
-    epoch: int = 0
-    step_in_epoch: int = 0
-    global_step: int = 0
-    seconds: float = 0.0
+class _State(RunState):
     best_hmean: float = -1.0
-    best_step: int = 0
-    history: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -190,10 +167,6 @@ class DetTrainResult:
     seconds: float
     onnx_path: Path
     parity: float
-
-
-def _say(message: str) -> None:
-    tqdm.write(message, file=sys.stderr)
 
 
 def settings_of(config: DetConfig) -> DBSettings:
@@ -222,14 +195,15 @@ class DetTrainer:
         eval_pages = read_det_pages(self.config.Eval.dataset.label_file_list) if self.config.Eval else []
         self.model = build_det_model(self.config.Architecture).to(self.device)
         steps_per_epoch = len(self._batches(len(samples), 0))
-        self.optimizer, self.scheduler = build_optimizer(self.config, self.model, steps_per_epoch)
+        self.optimizer, self.scheduler = build_optimizer(self.config.Optimizer, self.model, g.epoch_num,
+                                                         steps_per_epoch)
         source = self._resume_source()
         if source:
             self._restore(source)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_writes(self.run_dir)
         atomic_write_text(self.run_dir / "config.yml", self.config.to_yaml())
-        _say(f"Training a DB detector of {count_parameters(self.model):,} parameters on {self.device}: "
+        say(f"Training a DB detector of {count_parameters(self.model):,} parameters on {self.device}: "
              f"{len(samples)} training pages, {len(eval_pages)} held-out pages, "
              f"{g.epoch_num} epochs of {steps_per_epoch} steps.")
         self._loop(samples, eval_pages, steps_per_epoch)
@@ -308,7 +282,7 @@ class DetTrainer:
                               **counts.to_dict()})
             if is_best:
                 self._save("best_accuracy")
-            _say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: precision {counts.precision:.3f}, recall "
+            say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: precision {counts.precision:.3f}, recall "
                  f"{counts.recall:.3f}, H-mean {counts.hmean:.3f} ({counts.matched} of {counts.truth} lines)"
                  f"{' (best)' if is_best else ''}")
         s.seconds += time.perf_counter() - started
@@ -343,7 +317,7 @@ class DetTrainer:
         self.scheduler.load_state_dict(payload["scheduler"])
         self.state = _State(**payload["state"])
         torch.set_rng_state(payload["torch_rng"])
-        _say(f"Resuming from {path} at epoch {self.state.epoch + 1}, step {self.state.global_step} "
+        say(f"Resuming from {path} at epoch {self.state.epoch + 1}, step {self.state.global_step} "
              f"(best H-mean so far {max(self.state.best_hmean, 0):.3f}).")
 
     def _finish(self, eval_pages: list[DetPage]) -> DetTrainResult:
@@ -353,7 +327,7 @@ class DetTrainer:
         self.model.load_state_dict(load_det_checkpoint(source)["model"])
         batch = parity_batch(eval_pages, self.settings.limit_side_len)
         path, parity = write_det_bundle(self.model, self.config, self.run_dir / MODEL_FOLDER, batch)
-        _say(f"Exported {path} (max |ONNX - PyTorch| = {parity:.2e}).")
+        say(f"Exported {path} (max |ONNX - PyTorch| = {parity:.2e}).")
         best = max(s.history, key=lambda row: row["hmean"]) if s.history else None
         return DetTrainResult(self.run_dir, best, s.best_step, s.global_step, s.seconds, path, parity)
 
