@@ -24,14 +24,13 @@ from torch import nn
 from thaiocr.config import ArchitectureConfig
 from thaiocr.errors import ConfigError
 from thaiocr.kernel.blocks import (
-    ACTIVATIONS,
     LARGE_BLOCKS,
     SMALL_BLOCKS,
-    STEM_CHANNELS,
     ConvBNAct,
-    InvertedResidual,
     build_stage,
+    check_variant,
     make_divisible,
+    mobilenet_layers,
 )
 
 # --- backbone -----------------------------------------------------------------------------------
@@ -44,20 +43,11 @@ class MobileNetV3(nn.Module):
 
     def __init__(self, in_channels: int = 3, model_name: str = "small", scale: float = 0.5) -> None:
         super().__init__()
-        if model_name not in VARIANTS:
-            raise ValueError(f"model_name must be one of {sorted(VARIANTS)}, got {model_name!r}")
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        blocks, last_channels = VARIANTS[model_name]
-        channels = make_divisible(STEM_CHANNELS * scale)
-        layers: list[nn.Module] = [ConvBNAct(in_channels, channels, 3, stride=2)]
-        for kernel, expanded, out, use_se, act, stride in blocks:
-            out_channels = make_divisible(out * scale)
-            layers.append(InvertedResidual(channels, make_divisible(expanded * scale), out_channels, kernel,
-                                           stride, use_se, ACTIVATIONS[act]))
-            channels = out_channels
+        check_variant(model_name, VARIANTS, scale)
+        table, last_channels = VARIANTS[model_name]
+        layers = mobilenet_layers(in_channels, table, [row[5] for row in table], scale)
         self.out_channels = make_divisible(last_channels * scale)
-        layers.append(ConvBNAct(channels, self.out_channels, 1))
+        layers.append(ConvBNAct(layers[-1].out_channels, self.out_channels, 1))
         self.features = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -212,12 +212,9 @@ class Trainer:
             write_training_curves(self.run_dir / "curves.png", s.history, s.losses)
             return False
         metrics = self.evaluate(eval_ds)
-        is_best = metrics.line_acc > s.best_acc
+        is_best = s.note_evaluation(metrics.line_acc, s.best_acc, metrics.to_dict())
         if is_best:
-            s.best_acc, s.best_step = metrics.line_acc, s.global_step
-        s.history.append({"step": s.global_step, "epoch": s.epoch + 1, "seconds": round(s.seconds, 2),
-                          **metrics.to_dict()})
-        if is_best:
+            s.best_acc = metrics.line_acc
             self._save("best_accuracy")
         self._save("latest")
         write_training_curves(self.run_dir / "curves.png", s.history, s.losses)
@@ -278,7 +275,7 @@ class Trainer:
             self._restore(source)
             if g.pretrained_model:
                 say(f"Not loading Global.pretrained_model {g.pretrained_model}: resuming takes precedence "
-                     "(--no-resume starts afresh from it).")
+                    "(--no-resume starts afresh from it).")
         elif g.pretrained_model:
             self._say(load_pretrained(self.model, self.charset, g.pretrained_model, self.preprocess).summary())
         self.forward_model = self._wrap_for_ddp(self.model)

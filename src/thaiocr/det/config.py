@@ -73,12 +73,6 @@ class DBPostProcessConfig:
 
 
 @dataclass(frozen=True)
-class DetMetricConfig:
-    name: str = "DetMetric"
-    main_indicator: str = "hmean"
-
-
-@dataclass(frozen=True)
 class DetDatasetConfig:
     """Pages and their line boxes in PaddleOCR det label files (image paths relative to the file).
 
@@ -103,6 +97,14 @@ class DetSplitConfig:
 
     dataset: DetDatasetConfig = field(default_factory=DetDatasetConfig)
     loader: LoaderConfig = field(default_factory=LoaderConfig)
+
+
+@dataclass(frozen=True)
+class DetMetricConfig:
+    """What a checkpoint is judged by: H-mean of precision and recall at IoU 0.5 (``det.metrics``)."""
+
+    name: str = "DetMetric"
+    main_indicator: str = "hmean"
 
 
 DetConfig = recipe_class("DetConfig", {

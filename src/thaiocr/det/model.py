@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -23,14 +24,13 @@ from torch import nn
 
 from thaiocr.det.config import DetArchitectureConfig
 from thaiocr.kernel.blocks import (
-    ACTIVATIONS,
     LARGE_BLOCKS,
     SMALL_BLOCKS,
-    STEM_CHANNELS,
     ConvBNAct,
-    InvertedResidual,
     build_stage,
+    check_variant,
     make_divisible,
+    mobilenet_layers,
 )
 
 # Per block of the kernel's MobileNetV3 tables: the stride here, and whether the block ends a feature level
@@ -53,27 +53,16 @@ class DetMobileNetV3(nn.Module):
 
     def __init__(self, in_channels: int = 3, model_name: str = "large", scale: float = 0.5) -> None:
         super().__init__()
-        if model_name not in DET_LAYOUT:
-            raise ValueError(f"model_name must be one of {sorted(DET_LAYOUT)}, got {model_name!r}")
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+        check_variant(model_name, DET_LAYOUT, scale)
         strides, level_ends, last_channels = DET_LAYOUT[model_name]
-        channels = make_divisible(STEM_CHANNELS * scale)
-        self.stem = ConvBNAct(in_channels, channels, 3, stride=2)
+        self.stem, *blocks = mobilenet_layers(in_channels, BLOCK_TABLES[model_name], strides, scale)
         self.stages = nn.ModuleList()
         self.out_channels: list[int] = []
-        stage: list[nn.Module] = []
-        for index, ((kernel, expanded, out, use_se, act, _), stride) in enumerate(
-                zip(BLOCK_TABLES[model_name], strides, strict=True)):
-            out_channels = make_divisible(out * scale)
-            stage.append(InvertedResidual(channels, make_divisible(expanded * scale), out_channels, kernel,
-                                          stride, use_se, ACTIVATIONS[act]))
-            channels = out_channels
-            if index in level_ends:
-                self._close_stage(stage, channels)
-                stage = []
+        bounds = [0, *(end + 1 for end in level_ends), len(blocks)]
+        for start, stop in pairwise(bounds[:-1]):
+            self._close_stage(blocks[start:stop], blocks[stop - 1].out_channels)
         last = make_divisible(last_channels * scale)
-        self._close_stage([*stage, ConvBNAct(channels, last, 1)], last)
+        self._close_stage([*blocks[bounds[-2]:], ConvBNAct(blocks[-1].out_channels, last, 1)], last)
 
     def _close_stage(self, blocks: list[nn.Module], channels: int) -> None:
         self.stages.append(nn.Sequential(*blocks))

@@ -204,8 +204,8 @@ class DetTrainer:
         remove_stale_writes(self.run_dir)
         atomic_write_text(self.run_dir / "config.yml", self.config.to_yaml())
         say(f"Training a DB detector of {count_parameters(self.model):,} parameters on {self.device}: "
-             f"{len(samples)} training pages, {len(eval_pages)} held-out pages, "
-             f"{g.epoch_num} epochs of {steps_per_epoch} steps.")
+            f"{len(samples)} training pages, {len(eval_pages)} held-out pages, "
+            f"{g.epoch_num} epochs of {steps_per_epoch} steps.")
         self._loop(samples, eval_pages, steps_per_epoch)
         return self._finish(eval_pages)
 
@@ -275,16 +275,13 @@ class DetTrainer:
         started = time.perf_counter()
         if eval_pages:
             counts = evaluate_pages(torch_detector(self.model, self.settings, self.device), eval_pages)
-            is_best = counts.hmean > s.best_hmean
+            is_best = s.note_evaluation(counts.hmean, s.best_hmean, counts.to_dict())
             if is_best:
-                s.best_hmean, s.best_step = counts.hmean, s.global_step
-            s.history.append({"step": s.global_step, "epoch": s.epoch + 1, "seconds": round(s.seconds, 1),
-                              **counts.to_dict()})
-            if is_best:
+                s.best_hmean = counts.hmean
                 self._save("best_accuracy")
             say(f"[eval] epoch {s.epoch + 1} step {s.global_step}: precision {counts.precision:.3f}, recall "
-                 f"{counts.recall:.3f}, H-mean {counts.hmean:.3f} ({counts.matched} of {counts.truth} lines)"
-                 f"{' (best)' if is_best else ''}")
+                f"{counts.recall:.3f}, H-mean {counts.hmean:.3f} ({counts.matched} of {counts.truth} lines)"
+                f"{' (best)' if is_best else ''}")
         s.seconds += time.perf_counter() - started
         self._save("latest")
 
@@ -318,7 +315,7 @@ class DetTrainer:
         self.state = _State(**payload["state"])
         torch.set_rng_state(payload["torch_rng"])
         say(f"Resuming from {path} at epoch {self.state.epoch + 1}, step {self.state.global_step} "
-             f"(best H-mean so far {max(self.state.best_hmean, 0):.3f}).")
+            f"(best H-mean so far {max(self.state.best_hmean, 0):.3f}).")
 
     def _finish(self, eval_pages: list[DetPage]) -> DetTrainResult:
         s = self.state

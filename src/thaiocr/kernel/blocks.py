@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -101,11 +101,34 @@ class InvertedResidual(nn.Module):
         self.depthwise = ConvBNAct(mid_channels, mid_channels, kernel, stride, groups=mid_channels, act=act)
         self.se = SqueezeExcite(mid_channels) if use_se else nn.Identity()
         self.project = ConvBNAct(mid_channels, out_channels, 1, act=None)
+        self.out_channels = out_channels
         self.use_residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.project(self.se(self.depthwise(self.expand(x))))
         return x + y if self.use_residual else y
+
+
+def check_variant(model_name: str, variants: Collection[str], scale: float) -> None:
+    """A MobileNetV3's recipe arguments: a known variant, a positive width scale."""
+    if model_name not in variants:
+        raise ValueError(f"model_name must be one of {sorted(variants)}, got {model_name!r}")
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+
+
+def mobilenet_layers(in_channels: int, table: Sequence[tuple], strides: Sequence[int | tuple[int, int]],
+                     scale: float) -> list[nn.Module]:
+    """The stem (a stride-2 convolution) and an inverted-residual block per row of ``table`` with the
+    given ``strides``, channel counts scaled by ``scale``; each block tells its ``out_channels``."""
+    channels = make_divisible(STEM_CHANNELS * scale)
+    layers: list[nn.Module] = [ConvBNAct(in_channels, channels, 3, stride=2)]
+    for (kernel, expanded, out, use_se, act, _), stride in zip(table, strides, strict=True):
+        block = InvertedResidual(channels, make_divisible(expanded * scale), make_divisible(out * scale), kernel,
+                                 stride, use_se, ACTIVATIONS[act])
+        layers.append(block)
+        channels = block.out_channels
+    return layers
 
 
 def count_parameters(model: nn.Module) -> int:

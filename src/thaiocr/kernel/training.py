@@ -38,6 +38,14 @@ class RunState:
     best_step: int = 0
     history: list[dict] = field(default_factory=list)
 
+    def note_evaluation(self, score: float, best: float, metrics: dict) -> bool:
+        """Add an evaluation to the history; True (and ``best_step`` is now) when ``score`` beats ``best``."""
+        self.history.append({"step": self.global_step, "epoch": self.epoch + 1, "seconds": round(self.seconds, 2),
+                             **metrics})
+        if score > best:
+            self.best_step = self.global_step
+        return score > best
+
 
 def say(message: str) -> None:
     """A line on stderr that does not break a progress bar."""
