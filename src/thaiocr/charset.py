@@ -202,8 +202,14 @@ class Charset:
 
     @property
     def sha256(self) -> str:
-        """A short fingerprint of the alphabet, to tell dicts apart in logs and metadata."""
+        """A short fingerprint of the alphabet, to tell dicts apart in logs; an export's metadata checks
+        its alphabet by it (``charset_sha256``), so it stays as exports have always written it."""
         return hashlib.sha256("\n".join(self.chars).encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def dict_sha256(self) -> str:
+        """The sha256 of the alphabet's dict file, as ``sha256sum dict.txt`` prints it."""
+        return hashlib.sha256(self.dict_text().encode("utf-8")).hexdigest()
 
     def dict_text(self) -> str:
         """The alphabet as a dict file's text (the space, if present, is a line of its own)."""

@@ -15,6 +15,7 @@ from thaiocr.config import ArchitectureConfig
 from thaiocr.errors import ConfigError
 from thaiocr.kernel.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
 from thaiocr.model import CRNN, build_model
+from thaiocr.modeldescription import ModelDescription
 from thaiocr.preprocess import Preprocess
 
 CHECKPOINT_FORMAT = "thaiocr-checkpoint/1"
@@ -23,13 +24,11 @@ REQUIRED_KEYS = ("model", "architecture", "chars", "preprocess")
 
 def make_payload(model: CRNN, charset: Charset, preprocess: Preprocess, config: dict | None = None) -> dict:
     """The part of a checkpoint that describes the model; training state can be added to it."""
+    description = ModelDescription(charset, preprocess, dict(model.architecture), config or {})
     return {
         "format": CHECKPOINT_FORMAT,
         "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "architecture": dict(model.architecture),
-        "chars": list(charset.chars),
-        "preprocess": {"height": preprocess.height, "max_width": preprocess.max_width},
-        "config": config or {},
+        **description.checkpoint_fields(),
     }
 
 
@@ -50,10 +49,9 @@ def load_checkpoint(path: Path) -> dict:
 def model_from_checkpoint(payload: dict) -> tuple[CRNN, Charset, Preprocess]:
     """Rebuild the model (eval mode, on the CPU), its alphabet and its input geometry."""
     try:
-        charset = Charset(tuple(payload["chars"]))
-        architecture = ArchitectureConfig(**payload["architecture"])
-        preprocess = Preprocess(**payload["preprocess"])
-        model = build_model(architecture, charset.num_classes)
+        description = ModelDescription.from_checkpoint(payload)
+        charset, preprocess = description.charset, description.preprocess
+        model = build_model(ArchitectureConfig(**description.architecture), charset.num_classes)
         model.load_state_dict(payload["model"])
     except (CharsetError, ConfigError) as exc:
         raise CheckpointError(f"checkpoint does not describe a usable model: {exc}") from None

@@ -10,7 +10,6 @@ A ``dict.txt`` is written beside the ``.onnx`` for tools that want a dict file.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 import yaml
 from torch import nn
 
-from thaiocr import __version__
 from thaiocr.charset import Charset
 from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
 from thaiocr.errors import ThaiOCRError
@@ -26,7 +24,8 @@ from thaiocr.fileio import atomic_write_bytes, atomic_write_text
 from thaiocr.kernel.onnxexport import check_parity as kernel_parity
 from thaiocr.kernel.onnxexport import onnx_graph
 from thaiocr.model import CRNN
-from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, ONNX_FORMAT, OUTPUT_NAME
+from thaiocr.modeldescription import ModelDescription
+from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME
 from thaiocr.preprocess import Preprocess
 from thaiocr.runfolder import ONNX_NAME
 
@@ -49,26 +48,10 @@ def export_onnx(model: CRNN, charset: Charset, preprocess: Preprocess, out_path:
             "model and dict do not match"
         )
     out_path = Path(out_path)
-    metadata = {
-        "character": "\n".join(charset.chars),
-        "thaiocr": json.dumps(describe(model, charset, preprocess, config), ensure_ascii=False),
-    }
+    metadata = ModelDescription(charset, preprocess, model.architecture, config or {}).onnx_metadata()
     atomic_write_bytes(out_path, _trace_to_onnx(model, preprocess, metadata))
     atomic_write_text(out_path.parent / DICT_FILENAME, charset.dict_text())
     return out_path
-
-
-def describe(model: CRNN, charset: Charset, preprocess: Preprocess, config: dict | None) -> dict:
-    """The ``thaiocr`` metadata entry of an exported model."""
-    return {
-        "format": ONNX_FORMAT,
-        "thaiocr_version": __version__,
-        "preprocess": preprocess.metadata(),
-        "charset_sha256": charset.sha256,
-        "num_classes": charset.num_classes,
-        "architecture": model.architecture,
-        "config": config or {},
-    }
 
 
 def _trace_to_onnx(model: CRNN, preprocess: Preprocess, metadata: dict[str, str]) -> bytes:

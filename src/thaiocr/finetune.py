@@ -22,6 +22,7 @@ from thaiocr.charset import Charset
 from thaiocr.checkpoint import load_checkpoint
 from thaiocr.errors import ThaiOCRError
 from thaiocr.model import CRNN
+from thaiocr.modeldescription import ModelDescription
 from thaiocr.preprocess import Preprocess
 from thaiocr.runfolder import CHECKPOINT_NAMES, ONNX_NAME
 
@@ -129,8 +130,9 @@ def load_pretrained(model: CRNN, charset: Charset, path: str | Path,
     payload = load_checkpoint(source)
     target = model.state_dict()
     output = output_layer_keys(model)
-    check_compatible(payload["model"], target, output, source, payload["architecture"], model.architecture)
-    source_chars = tuple(payload["chars"])
+    described = ModelDescription.from_checkpoint(payload)
+    check_compatible(payload["model"], target, output, source, described.architecture, model.architecture)
+    source_chars = described.charset.chars
     state = dict(payload["model"])
     _check_output_rows(state[output[1]], source_chars, source)
     remapped: tuple[str, ...] = ()
@@ -149,7 +151,7 @@ def load_pretrained(model: CRNN, charset: Charset, path: str | Path,
         new=tuple(ch for ch in charset.chars if ch not in known),
         dropped=tuple(ch for ch in source_chars if ch not in charset),
         steps=(payload.get("state") or {}).get("global_step"),
-        notes=_geometry_notes(payload["preprocess"], preprocess),
+        notes=_geometry_notes(described.preprocess, preprocess),
     )
 
 
@@ -218,8 +220,8 @@ def remap_rows(rows: torch.Tensor, source_chars: Sequence[str], target_chars: Se
     return torch.stack(picked).contiguous()
 
 
-def _geometry_notes(source: dict, recipe: Preprocess | None) -> tuple[str, ...]:
+def _geometry_notes(source: Preprocess, recipe: Preprocess | None) -> tuple[str, ...]:
     """The trained filters saw lines of one height; a change works but transfers less, so say so."""
-    if recipe is None or source.get("height") == recipe.height:
+    if recipe is None or source.height == recipe.height:
         return ()
-    return (f"the checkpoint was trained on {source.get('height')}-pixel-high lines, the recipe uses {recipe.height}",)
+    return (f"the checkpoint was trained on {source.height}-pixel-high lines, the recipe uses {recipe.height}",)

@@ -24,7 +24,8 @@ from thaiocr.evaluate import decode_samples
 from thaiocr.fileio import atomic_write_text
 from thaiocr.imageload import DEFAULT_MAX_PIXELS
 from thaiocr.linecut import SQUEEZE_WITHIN_HEIGHTS, LinePieces, cut_line, join_readings
-from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session, decode_metadata
+from thaiocr.modeldescription import ModelDescription
+from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session
 from thaiocr.preprocess import Preprocess, open_image
 from thaiocr.runfolder import MODEL_FOLDER, ONNX_NAME
 from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name, shipped_model_dir
@@ -176,10 +177,10 @@ def _load_checkpoint(path: Path) -> tuple[Backend, Charset, Preprocess, str]:
 
 def _load_onnx(path: Path, num_threads: int) -> tuple[Backend, Charset, Preprocess, str]:
     session = cpu_session(path, num_threads)
-    metadata = decode_metadata(session.get_modelmeta().custom_metadata_map, path)
-    charset = _charset_from_metadata(metadata, path)
+    description = ModelDescription.from_onnx_metadata(session.get_modelmeta().custom_metadata_map, path)
+    charset, preprocess = description.charset, description.preprocess
+    _check_dict_beside(charset, path)
     _check_output_size(session, charset, path)
-    preprocess = Preprocess(**{k: metadata["thaiocr"]["preprocess"][k] for k in ("height", "max_width")})
 
     def run(batch: np.ndarray) -> np.ndarray:
         return session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
@@ -230,15 +231,8 @@ def _onnx_in_folder(folder: Path) -> Path:
     raise ThaiOCRError(f"{folder}: no model found (looked for {', '.join(str(c) for c in candidates)})")
 
 
-def _charset_from_metadata(metadata: dict, onnx_path: Path) -> Charset:
-    """The alphabet in the model's metadata, checked against its fingerprint and any dict.txt beside it."""
-    try:
-        charset = Charset(tuple(metadata["character"]))
-    except CharsetError as exc:
-        raise ThaiOCRError(f"{onnx_path}: the alphabet in the metadata is unusable: {exc}") from None
-    description = metadata["thaiocr"]
-    if description.get("charset_sha256") != charset.sha256 or description.get("num_classes") != charset.num_classes:
-        raise ThaiOCRError(f"{onnx_path}: the metadata's alphabet does not match its own fingerprint")
+def _check_dict_beside(charset: Charset, onnx_path: Path) -> None:
+    """A dict.txt beside an export must hold the alphabet in its metadata."""
     dict_path = onnx_path.parent / DICT_FILENAME
     if dict_path.is_file():
         beside = Charset.from_dict_file(dict_path)
@@ -248,7 +242,6 @@ def _charset_from_metadata(metadata: dict, onnx_path: Path) -> Charset:
                 f"(sha256 {charset.sha256}) but {dict_path} holds {len(beside)} (sha256 {beside.sha256}); "
                 "use the dict.txt exported with this model"
             )
-    return charset
 
 
 def _check_output_size(session: ort.InferenceSession, charset: Charset, onnx_path: Path) -> None:

@@ -19,7 +19,6 @@ becomes images, and the :class:`~thaiocr.serverinput.ApiError` every failure is 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
 import queue
@@ -317,7 +316,7 @@ class OCRService:
         return {
             "name": model_name(Path(self.recognizer.source)),
             "source": self.recognizer.source,
-            "dict_sha256": hashlib.sha256(charset.dict_text().encode("utf-8")).hexdigest(),
+            "dict_sha256": charset.dict_sha256,
             "num_classes": charset.num_classes,
             "input": {"height": preprocess.height, "max_width": preprocess.max_width,
                       "image_shape": preprocess.image_shape, "channel_order": "BGR"},

@@ -36,6 +36,7 @@ from thaiocr.finetune import load_pretrained
 from thaiocr.kernel.blocks import count_parameters
 from thaiocr.kernel.training import RunState, build_optimizer, pick_device, remove_stale_writes, say, seed_everything
 from thaiocr.model import CRNN, build_model, check_input_height
+from thaiocr.modeldescription import ModelDescription
 from thaiocr.report import write_training_curves
 from thaiocr.runfolder import BEST_CHECKPOINT, LATEST_CHECKPOINT, MODEL_FOLDER, epoch_checkpoint
 from thaiocr.synthstream import build_synth_split
@@ -161,13 +162,14 @@ class Trainer:
 
     def _restore(self, path: Path) -> None:
         payload = load_checkpoint(path)
-        if payload.get("chars") != list(self.charset.chars):
+        description = ModelDescription.from_checkpoint(payload)
+        if description.charset.chars != self.charset.chars:
             raise ThaiOCRError(
                 f"{path}: this checkpoint was trained with a different alphabet than "
                 f"{self.config.Global.character_dict_path}; choose another Global.save_model_dir "
                 "or start afresh with --no-resume"
             )
-        if payload.get("architecture") != dataclasses.asdict(self.config.Architecture):
+        if description.architecture != dataclasses.asdict(self.config.Architecture):
             raise ThaiOCRError(
                 f"{path}: this checkpoint has a different Architecture than the recipe; "
                 "choose another Global.save_model_dir or start afresh with --no-resume"
