@@ -1,5 +1,5 @@
 """The DB detector: targets on hand-made quads, the loss, the model's shapes, label checks, and a tiny
-detector trained a few steps on two small pages, resumed, exported and run through detect.py."""
+detector trained a few steps on two small pages, resumed, exported and run through det/detector.py."""
 
 from __future__ import annotations
 

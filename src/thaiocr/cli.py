@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["png", "jpg"], default="png",
                    help="image files: lossless PNG, or JPEG at quality 95 (faster to write; default: %(default)s)")
     p.add_argument("--effects", type=Path, default=None, metavar="YAML",
-                   help="effect probabilities and ranges (see `effectsettings.py`; e.g. jpeg: {probability: 0})")
+                   help="effect probabilities and ranges (see `synth/effectsettings.py`; e.g. jpeg: {probability: 0})")
     p.add_argument("--preview", type=int, default=0, metavar="N", help="write a contact sheet of N lines instead")
     p.add_argument("--preview-out", type=Path, default=Path("synth_preview.png"),
                    help="contact sheet path (default: %(default)s)")

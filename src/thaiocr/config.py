@@ -119,14 +119,14 @@ class SynthConfig:
     """
 
     samples_per_epoch: int = 20000
-    # a text source or weighted mix (see textsource.py): "numbers", "words:2,numbers:1",
+    # a text source or weighted mix (see synth/textsource.py): "numbers", "words:2,numbers:1",
     # {words: 2, numbers: 1} or {mine: {source: corpus, path: lines.txt, weight: 1}}
     source: str | dict = "numbers"
     val_fonts: int | list[str] = 3  # a count of families, or family/face names
     fonts_dir: Path | None = field(default=None, metadata=PATH)
     seed: int | None = None  # None: Global.seed
-    effects: dict = field(default_factory=dict)  # effect settings (see effectsettings.py), defaults when empty
-    # named shares of the mix, each with its own print style, source and effects (see looks.py)
+    effects: dict = field(default_factory=dict)  # effect settings (see synth/effectsettings.py), defaults when empty
+    # named shares of the mix, each with its own print style, source and effects (see synth/looks.py)
     looks: dict = field(default_factory=dict)
 
 

@@ -43,7 +43,7 @@ class DetGlobalConfig:
 class DetArchitectureConfig:
     model_type: str = "det"
     algorithm: str = "DB"
-    # Each stage is {name: ..., **kwargs}; detmodel.py's registries check the names and arguments.
+    # Each stage is {name: ..., **kwargs}; det/model.py's registries check the names and arguments.
     Backbone: dict = field(default_factory=lambda: {"name": "MobileNetV3", "model_name": "large", "scale": 0.5})
     Neck: dict = field(default_factory=lambda: {"name": "DBFPN", "out_channels": 96})
     Head: dict = field(default_factory=lambda: {"name": "DBHead", "k": 50})

@@ -4,7 +4,7 @@ A detector takes a page and returns :class:`TextRegion` quadrilaterals in page p
 backends are DB (differentiable binarisation) networks in ONNX: PaddleOCR's PP-OCRv4 mobile
 detector, whose file ships inside the ``rapidocr-onnxruntime`` 1.4.4 wheel, PaddleOCR's PP-OCRv6
 small detector, whose file ships inside the ``rapidocr`` 3.10 wheel, and thaiocr's own
-(``thaiocr det train``, dettrain.py), whose file carries in its metadata the post-processing
+(``thaiocr det train``, det/train.py), whose file carries in its metadata the post-processing
 settings it was tuned with. Only the model files of the two wheels are used (they are installed
 with ``--no-deps`` and never imported: their packages need OpenCV).
 
@@ -39,7 +39,7 @@ PPOCRV6_WHEEL = "rapidocr"
 PPOCRV6_FILE = "models/PP-OCRv6_det_small.onnx"
 PPOCRV6_INSTALL = "pip install --no-deps rapidocr==3.10.*"
 THAIOCR_DB_FILE = "det_db_mobilenet.onnx"  # in the package's resources/
-DET_ONNX_FORMAT = "thaiocr-det-onnx/1"  # the ``thaiocr`` metadata of a detector exported by dettrain.py
+DET_ONNX_FORMAT = "thaiocr-det-onnx/1"  # the ``thaiocr`` metadata of a detector exported by det/train.py
 # PaddleOCR's DB normalisation, applied to the B, G, R channels in that order, as PaddleOCR does.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)

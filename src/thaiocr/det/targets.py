@@ -11,7 +11,7 @@ A point is inside a convex polygon shrunk (grown) by ``d`` exactly when its sign
 every edge's line is at least ``d`` (``-d``), so the offset polygons are never built.
 
 ``D`` is not DB's ``A(1 - r^2)/L``: with ``r = 0.4`` that shrinks a text line (long and thin) to
-0.18 of its height, and the unclip of detect.py's post-processing (ratio 1.5, PaddleOCR's) grows
+0.18 of its height, and the unclip of det/detector.py's post-processing (ratio 1.5, PaddleOCR's) grows
 that back to only 0.45 of it, below an IoU of 0.5 with the label. Here ``D`` is the distance that
 this unclip undoes: the offset ``d`` of a rectangle with area ``A`` and perimeter ``L`` such that
 unclipping the shrunk rectangle (``ratio * area / perimeter``) moves its sides out by ``d`` again,
@@ -121,7 +121,7 @@ def _checked_box(points: Sequence[tuple[int, int]], text: str, size: tuple[int, 
 
 
 def shrink_distance(polygon: np.ndarray, unclip_ratio: float) -> float:
-    """The offset that detect.py's unclip at ``unclip_ratio`` undoes (exact for rectangles; see above)."""
+    """The offset that det/detector.py's unclip at ``unclip_ratio`` undoes (exact for rectangles; see above)."""
     area, perimeter = abs(signed_area(polygon)), float(np.linalg.norm(np.roll(polygon, -1, 0) - polygon, axis=1).sum())
     u = unclip_ratio
     a, b = 4 * u + 8, (u + 1) * perimeter

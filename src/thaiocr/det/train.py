@@ -89,7 +89,7 @@ def db_loss(maps: DBMaps, targets: list[torch.Tensor], weights: DBLossConfig) ->
 
 
 def torch_detector(model: DBNet, settings: DBSettings, device: torch.device) -> DBDetector:
-    """The PyTorch model behind detect.py's pre- and post-processing, as the ONNX export will be."""
+    """The PyTorch model behind det/detector.py's pre- and post-processing, as the ONNX export will be."""
 
     def run(batch: np.ndarray) -> np.ndarray:
         with inference_mode(model):
