@@ -18,9 +18,9 @@ WORKDIR /opt/thaiocr
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install ".[serve]"
-# Page OCR's text detector: only the PP-OCRv4 model file inside this wheel is used, so none of the
+# Page OCR's text detector: only the PP-OCRv4 and PP-OCRv6 model files inside these wheels are used, so none of the
 # wheel's own dependencies (OpenCV, ...) are installed (as in the Makefile).
-RUN pip install --no-deps rapidocr-onnxruntime==1.4.4
+RUN pip install --no-deps rapidocr-onnxruntime==1.4.4 'rapidocr==3.10.*'
 
 COPY docker/serve /usr/local/bin/serve
 RUN chmod 755 /usr/local/bin/serve

@@ -323,3 +323,11 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (141, "")
+
+
+def test_ocr_takes_the_detector_modules_default() -> None:
+    from thaiocr.cli import build_parser
+    from thaiocr.det.detector import DEFAULT_DETECTOR, DETECTORS
+
+    args = build_parser().parse_args(["ocr", "page.png"])
+    assert args.detector == DEFAULT_DETECTOR and {"ppocrv4", "ppocrv6"} <= set(DETECTORS)

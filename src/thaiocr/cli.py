@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"recogniser: .onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
     p.add_argument("--boxes-only", action="store_true", help="detect the text lines without reading them")
     p.add_argument("--detector", default="ppocrv4", metavar="NAME_OR_ONNX",
-                   help="text detector: ppocrv4, thaiocr-db or a DB .onnx file (default: %(default)s)")
+                   help="text detector: ppocrv4, ppocrv6, thaiocr-db or a DB .onnx file (default: %(default)s)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON record per page (source, page, size, text, lines with polygon, text and "
                         "confidence, and blocks: paragraphs and tables with their column, text and lines), one per "
@@ -278,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long a batch waits for more lines before it runs (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="model threads (default: half the cores)")
     p.add_argument("--detector", default=None, metavar="NAME_OR_ONNX",
-                   help="text detector for page OCR (/v1/ocr, mode=page): ppocrv4, thaiocr-db or a DB .onnx file; "
-                        "without one, page requests answer 501")
+                   help="text detector for page OCR (/v1/ocr, mode=page): ppocrv4, ppocrv6, thaiocr-db or a DB "
+                        ".onnx file; without one, page requests answer 501")
     p.set_defaults(func=cmd_serve)
 
     _add_cloud_commands(sub)

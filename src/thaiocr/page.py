@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from thaiocr.det.detector import DETECTORS, DBDetector, Detector, TextRegion, load_detector
+from thaiocr.det.detector import DEFAULT_DETECTOR, DETECTORS, DBDetector, Detector, TextRegion, load_detector
 from thaiocr.errors import ThaiOCRError
 from thaiocr.layout import TABLE, Block, block_text, box_bounds, cell_text, layout, layout_text, reorder
 from thaiocr.layout import page_text as page_text  # where bench/page_ocr.py and others import it from
@@ -105,7 +105,7 @@ class PageReader:
         self.recheck_below = recheck_below
 
     @classmethod
-    def from_paths(cls, model: str | Path | None = None, detector: str | Path = "ppocrv4",
+    def from_paths(cls, model: str | Path | None = None, detector: str | Path = DEFAULT_DETECTOR,
                    num_threads: int | None = None, boxes_only: bool = False) -> PageReader:
         """``model``: a recogniser (``.onnx``, model folder or ``.pt``; None or a shipped name: that shipped model);
         ``detector``: a name from :data:`~thaiocr.det.detector.DETECTORS` or a DB detector's ``.onnx`` file;
