@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from page_bench import TimedDetector, cpu_name  # bench/ is on sys.path when a script runs
 from thaiocr.charset import normalize_text
-from thaiocr.det.detector import DEFAULT_DETECTOR, DBDetector, Detector, TextRegion, load_detector, order_corners
+from thaiocr.det.detector import DEFAULT_DETECTOR, DBDetector, load_detector, order_corners
 from thaiocr.det.labels import TextBox, read_det_labels
 from thaiocr.det.metrics import DetectionCounts, detection_counts, fast_edit_distance, match_boxes, page_edits
 from thaiocr.page import RECHECK_BELOW, PageReader, crop_line, page_text, read_crops
@@ -43,19 +44,6 @@ from thaiocr.predict import Recognizer
 from thaiocr.synth.pages import LABEL_FILE, generate_pages
 
 TARGET_SECONDS = 1.0
-
-
-class TimedDetector:
-    """A detector that remembers how long its last call took."""
-
-    def __init__(self, detector: Detector) -> None:
-        self.detector, self.name, self.seconds = detector, detector.name, 0.0
-
-    def __call__(self, image: Image.Image) -> list[TextRegion]:
-        start = time.perf_counter()
-        regions = self.detector(image)
-        self.seconds = time.perf_counter() - start
-        return regions
 
 
 def main() -> None:
@@ -138,7 +126,6 @@ def speed(args: argparse.Namespace) -> None:
     import pypdfium2 as pdfium
 
     from layout_pages import make_pages  # bench/ is on sys.path when this script runs
-    from page_bench import cpu_name
 
     manifest = make_pages(args.documents)
     pdfs = [args.documents / page["pdf"] for page in manifest["pages"]]
