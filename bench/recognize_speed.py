@@ -1,12 +1,15 @@
 """Lines per second of ONNX recognition at a fixed batch size, on this machine's cores.
 
     python bench/recognize_speed.py [--model M] [--lines 1024] [--batch-size 32] [--threads 2]
+        [--decoders beam,greedy]
 
 Reads lines built as bench/heldout.py's `clean` set (48 px high, Thai names, held-out fonts, no
 effects; kept in DATA/speed so the benchmark's own sets stay as they are) with the shipped model
 unless --model names another. Prints two figures, the median of --rounds rounds:
 - `end to end`: image files in, text out (decode, resize, batch, ONNX Runtime, CTC decoding);
-- `model only`: the same batches, already preprocessed, through ONNX Runtime and the decoder.
+- `model only`: the same batches, already preprocessed, through ONNX Runtime and the decoder;
+once per decoder of --decoders (default: beam with the model's language model, where it has one,
+and greedy).
 """
 
 from __future__ import annotations
@@ -30,17 +33,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("data/heldout"))
+    parser.add_argument("--decoders", default="auto,greedy", help="decoders to time, comma-separated "
+                        "(auto: beam where the model has a language model; default: %(default)s)")
     args = parser.parse_args()
 
-    recognizer = Recognizer(args.model, num_threads=args.threads)
     paths, _ = build_set(args.data / "speed", args.lines, *SETS["clean"])
     images = [Image.open(path).convert("RGB") for path in paths]
+    for decoder in dict.fromkeys(args.decoders.split(",")):
+        _time(Recognizer(args.model, num_threads=args.threads, decoder=decoder), paths, images, args)
+
+
+def _time(recognizer: Recognizer, paths: list[Path], images: list[Image.Image], args: argparse.Namespace) -> None:
     batches = _preprocessed_batches(recognizer, images, args.batch_size)
     recognizer(images[: args.batch_size])  # warm-up: ONNX Runtime plans its kernels on the first runs
-
     end_to_end = [_rate(len(paths), lambda: recognizer(paths, batch_size=args.batch_size)) for _ in range(args.rounds)]
     model_only = [_rate(len(paths), lambda: [recognizer.read_batch(b) for b in batches]) for _ in range(args.rounds)]
-    print(f"model {recognizer.source}, {len(paths)} lines, batch {args.batch_size}, {args.threads} threads")
+    print(f"model {recognizer.source}, {recognizer.decoder} decoding, {len(paths)} lines, "
+          f"batch {args.batch_size}, {args.threads} threads")
     print(f"end to end: {statistics.median(end_to_end):8.1f} lines/s  (rounds: {_listing(end_to_end)})")
     print(f"model only: {statistics.median(model_only):8.1f} lines/s  (rounds: {_listing(model_only)})")
 

@@ -38,6 +38,7 @@ from thaiocr.clihandlers import (
     cmd_det_train,
     cmd_eval,
     cmd_export,
+    cmd_lm,
     cmd_ocr,
     cmd_predict,
     cmd_serve,
@@ -59,6 +60,13 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def _add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=None,
                    help=f".onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
+    _add_decoder_arg(p)
+
+
+def _add_decoder_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--decoder", choices=("auto", "beam", "greedy"), default="auto",
+                   help="beam: weigh readings with the language model (charlm.gz) beside the model; greedy: "
+                        "faster, without it; auto (default): beam where the model has one")
 
 
 def _add_max_pixels_arg(p: argparse.ArgumentParser) -> None:
@@ -181,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "Global.pretrained_model; resuming latest.pt takes precedence")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("lm", help="count a recipe's training text into a character language model for beam decoding",
+                       description="Draw lines as the recipe's training does (its synthetic looks and text sources, "
+                                   "and its training labels) and count them into a character n-gram model, "
+                                   "charlm.gz; a model folder with one beside inference.onnx reads with the beam "
+                                   "decoder. Benchmark text never enters.")
+    _add_config_args(p)
+    p.add_argument("--out", type=Path, default=None,
+                   help="output file (default: best_model/charlm.gz in the recipe's Global.save_model_dir)")
+    p.add_argument("--lines", type=int, default=300_000, help="synthetic lines to draw (default: %(default)s)")
+    p.add_argument("--order", type=int, default=6, help="characters per gram, history included (default: %(default)s)")
+    p.add_argument("--min-count", type=int, default=3,
+                   help="leave out grams of 3+ characters seen fewer times (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_lm)
+
     det = sub.add_parser("det", help="text detection: train a DB detector on pages with line boxes")
     det_actions = det.add_subparsers(dest="det_command", required=True, metavar="ACTION")
     p = det_actions.add_parser("train", help="train a DB text detector from a det recipe (resumes from latest.pt)")
@@ -231,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=int, default=200, help="resolution PDF pages are rendered at (default: %(default)s)")
     p.add_argument("--model", type=Path, default=None,
                    help=f"recogniser: .onnx file, best_model/ folder or .pt checkpoint {SHIPPED_DEFAULT}")
+    _add_decoder_arg(p)
     p.add_argument("--boxes-only", action="store_true", help="detect the text lines without reading them")
     p.add_argument("--detector", default="ppocrv4", metavar="NAME_OR_ONNX",
                    help="text detector: ppocrv4, ppocrv6, thaiocr-db or a DB .onnx file (default: %(default)s)")
@@ -260,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=None,
                    help=".onnx file, best_model/ folder (or one holding a single inference.onnx) or .pt checkpoint "
                         + SHIPPED_DEFAULT)
+    _add_decoder_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="(default: %(default)s)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body (default: %(default)s)")

@@ -186,6 +186,19 @@ def _with_pretrained(config: Config, path: Path) -> Config:
     return dataclasses.replace(config, Global=dataclasses.replace(config.Global, pretrained_model=pretrained))
 
 
+def cmd_lm(args: argparse.Namespace) -> int:
+    from thaiocr.lmtext import default_lm_path, recipe_lm
+
+    if args.lines < 0:
+        raise ThaiOCRError(f"--lines must not be negative, got {args.lines}")
+    config = _load_config(args)
+    lm = recipe_lm(config, args.lines, args.order, args.min_count, args.seed, progress=not args.quiet)
+    path = lm.save(args.out or default_lm_path(config))
+    print(f"Wrote {path}: {lm.header['grams']:,} grams of up to {lm.order} characters from "
+          f"{lm.header['synthetic_lines']:,} synthetic and {lm.header['labelled_lines']:,} labelled lines")
+    return 0
+
+
 def cmd_det_train(args: argparse.Namespace) -> int:
     from thaiocr.det.config import load_det_config
     from thaiocr.det.train import train_detector
@@ -212,7 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from thaiocr.evaluate import evaluate_label_file
     from thaiocr.predict import Recognizer
 
-    recognizer = Recognizer(args.model)
+    recognizer = Recognizer(args.model, decoder=args.decoder)
     metrics, lines = evaluate_label_file(recognizer, args.labels, batch_size=args.batch_size,
                                          max_pixels=args.max_pixels)
     if args.report:
@@ -235,7 +248,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from thaiocr.predict import Recognizer, predict_label_file
 
-    recognizer = Recognizer(args.model)
+    recognizer = Recognizer(args.model, decoder=args.decoder)
     if args.labels:
         if not args.out:
             raise ThaiOCRError("--labels needs --out P.tsv for the predictions")
@@ -296,7 +309,8 @@ def cmd_ocr(args: argparse.Namespace) -> int:
         image_format_for(args.draw)  # a bad --draw name fails before any page is read
     selected = parse_pages(args.pages) if args.pages else None
     with SearchablePdf() if args.pdf else nullcontext() as pdf:  # no Thai font: fails before models load
-        reader = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only)
+        reader = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only,
+                                        decoder=args.decoder)
         failed, total = _ocr_pages(reader, args, selected, pdf)
         if pdf is not None:
             _save_pdf(pdf, args.pdf)
@@ -367,7 +381,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     max_line_pixels=args.max_line_pixels, max_request_pixels=args.max_request_pixels,
                     max_images=args.max_images, decode_slots=args.decode_slots)
     serve(args.model, host=args.host, port=args.port, limits=limits, max_batch=args.max_batch,
-          batch_wait_ms=args.batch_wait_ms, threads=args.threads, detector=args.detector)
+          batch_wait_ms=args.batch_wait_ms, threads=args.threads, detector=args.detector,
+          decoder=args.decoder)
     return 0
 
 

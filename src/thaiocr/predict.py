@@ -1,12 +1,15 @@
 """One inference path for exported (``.onnx``) and training (``.pt``) models.
 
 preprocess (the shared ``Preprocess``; a line wider than the model's input cut into pieces by
-``linecut``) -> run (ONNX Runtime or PyTorch) -> CTC greedy decode (``Charset.decode_greedy``; cut
-pieces' readings joined again). Only the middle step differs between the two kinds of model.
+``linecut``) -> run (ONNX Runtime or PyTorch) -> CTC decode (a beam search weighed by the character
+language model ``charlm.gz`` beside the model where there is one, else greedy; cut pieces' readings
+joined again). Only the middle step differs between the two kinds of model.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +20,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from thaiocr.charset import Charset, CharsetError
+from thaiocr.charlm import CharLM
+from thaiocr.charset import Charset
+from thaiocr.ctcbeam import BeamSettings, beam_decode
 from thaiocr.data import read_labelled_images
 from thaiocr.errors import ThaiOCRError
 from thaiocr.evaluate import decode_samples
@@ -27,7 +32,7 @@ from thaiocr.linecut import SQUEEZE_WITHIN_HEIGHTS, LinePieces, cut_line, join_r
 from thaiocr.modeldescription import ModelDescription
 from thaiocr.onnxmodel import DICT_FILENAME, INPUT_NAME, OUTPUT_NAME, cpu_session
 from thaiocr.preprocess import Preprocess, open_image
-from thaiocr.runfolder import MODEL_FOLDER, ONNX_NAME
+from thaiocr.runfolder import LM_NAME, MODEL_FOLDER, ONNX_NAME
 from thaiocr.shipped import SHIPPED_ALIAS, is_shipped_name, shipped_model_dir
 
 if TYPE_CHECKING:  # PyTorch is imported only to read a .pt checkpoint or an in-memory model
@@ -37,6 +42,7 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 # A batch ``[N, 3, H, W]`` float32 -> probabilities ``[N, T, C]``.
 Backend = Callable[[np.ndarray], np.ndarray]
+DECODERS = ("auto", "beam", "greedy")  # auto: beam where the model has a language model beside it
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,19 @@ class Recognizer:
     ``Recognizer.from_path(path)``) an ``.onnx`` file, a folder holding ``inference.onnx`` (or
     ``best_model/inference.onnx``) or a ``.pt`` checkpoint. ``num_threads`` (ONNX only) defaults to
     min(2, CPU count).
+
+    ``decoder``: ``beam`` weighs the network's reading with the character language model
+    (``charlm.gz``, made by ``thaiocr lm``) in the model's folder, ``greedy`` takes the likeliest
+    class at each step (faster), ``auto`` the first where the folder has a language model.
+    A prediction's confidence is the network's own: the mean probability of the greedy path.
     """
 
-    def __init__(self, model: str | Path | None = None, num_threads: int | None = None) -> None:
+    def __init__(self, model: str | Path | None = None, num_threads: int | None = None,
+                 decoder: str = "auto") -> None:
         path = named_model_path(model)
         self._backend, self._charset, self._preprocess, self.source = _load(path, num_threads)
+        self.lm = _language_model(Path(self.source), self._charset, decoder)
+        self.beam = BeamSettings()
 
     @property
     def charset(self) -> Charset:
@@ -70,16 +84,22 @@ class Recognizer:
     # --- construction -----------------------------------------------------------------------
 
     @classmethod
-    def from_path(cls, path: str | Path, num_threads: int | None = None) -> Recognizer:
-        return cls(path, num_threads)
+    def from_path(cls, path: str | Path, num_threads: int | None = None, decoder: str = "auto") -> Recognizer:
+        return cls(path, num_threads, decoder)
 
     @classmethod
-    def from_backend(cls, backend: Backend, charset: Charset, preprocess: Preprocess, source: str) -> Recognizer:
-        """A recogniser around any function from a preprocessed batch to probabilities."""
+    def from_backend(cls, backend: Backend, charset: Charset, preprocess: Preprocess, source: str,
+                     lm: CharLM | None = None) -> Recognizer:
+        """A recogniser around any function from a preprocessed batch to probabilities (greedy
+        decoding unless a language model is given)."""
         recognizer = cls.__new__(cls)
         recognizer._backend, recognizer._charset, recognizer._preprocess = backend, charset, preprocess
-        recognizer.source = source
+        recognizer.source, recognizer.lm, recognizer.beam = source, lm, BeamSettings()
         return recognizer
+
+    @property
+    def decoder(self) -> str:
+        return "greedy" if self.lm is None else "beam"
 
     @classmethod
     def from_parts(cls, model: CRNN, charset: Charset, preprocess: Preprocess) -> Recognizer:
@@ -103,12 +123,8 @@ class Recognizer:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         lines = [self._pieces(open_image(image)) for image in images]
-        readings = iter(self._read_pieces([piece for line in lines for piece in line.pieces], batch_size))
-        predictions = []
-        for line in lines:
-            texts, confidences = zip(*(next(readings) for _ in line.pieces), strict=True)
-            predictions.append(Prediction(*join_readings(texts, confidences, line.separators)))
-        return predictions
+        probabilities = iter(self._run_pieces([piece for line in lines for piece in line.pieces], batch_size))
+        return [self._decode_line([next(probabilities) for _ in line.pieces], line.separators) for line in lines]
 
     def _pieces(self, image: Image.Image) -> LinePieces:
         """A line squeezed into the model's input when it is at most ``SQUEEZE_WITHIN_HEIGHTS`` times
@@ -119,23 +135,71 @@ class Recognizer:
             return LinePieces([preprocess.resize(image)], [])
         return cut_line(preprocess.scale(image), preprocess.max_width)
 
-    def _read_pieces(self, pieces: list[np.ndarray], batch_size: int) -> list[tuple[str, float]]:
-        """Each piece's reading, in order; read in batches of pieces of similar width."""
+    def _run_pieces(self, pieces: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """Each piece's ``[T, C]`` probabilities, in order; run in batches of pieces of similar width."""
         order = sorted(range(len(pieces)), key=lambda i: pieces[i].shape[1])
-        readings: list[tuple[str, float]] = [("", 1.0)] * len(pieces)
+        outputs: list[np.ndarray] = [np.empty(0)] * len(pieces)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            for i, reading in zip(chunk, self.read_batch([pieces[i] for i in chunk]), strict=True):
-                readings[i] = reading
-        return readings
+            for i, probs in zip(chunk, self._run([pieces[i] for i in chunk]), strict=True):
+                outputs[i] = probs
+        return outputs
+
+    def _run(self, resized: list[np.ndarray]) -> list[np.ndarray]:
+        """One model call; each line's probabilities without the steps that only saw padding."""
+        probs = self._backend(self._preprocess.batch(resized))
+        self._check_classes(probs)
+        widest = max(image.shape[1] for image in resized)
+        return [line[: min(len(line), math.ceil(len(line) * image.shape[1] / widest) + 1)]
+                for line, image in zip(probs, resized, strict=True)]
+
+    def _decode_line(self, pieces: list[np.ndarray], separators: list[str]) -> Prediction:
+        greedy = [self._charset.decode_greedy(probs[None])[0] for probs in pieces]
+        texts = [text for text, _ in greedy]
+        if self.lm is not None:
+            texts = self._beam_texts(pieces, separators)
+        return Prediction(*join_readings(texts, [confidence for _, confidence in greedy], separators))
+
+    def _beam_texts(self, pieces: list[np.ndarray], separators: list[str]) -> list[str]:
+        """Each piece read by the beam search, with the line's text so far as its history."""
+        assert self.lm is not None
+        texts: list[str] = []
+        history = ""
+        for i, probs in enumerate(pieces):
+            text = beam_decode(probs, self._charset.chars, self.lm, self.beam, history, i == len(pieces) - 1)
+            texts.append(text)
+            history = (history + text + (separators[i] if i < len(separators) else ""))[-self.lm.order :]
+        return texts
+
+    def _check_classes(self, probs: np.ndarray) -> None:
+        if probs.ndim != 3 or probs.shape[2] != self._charset.num_classes:
+            raise ThaiOCRError(f"{self.source}: model output has shape {tuple(probs.shape)}, expected "
+                               f"[N, T, {self._charset.num_classes}]: model and dict do not match")
 
     def read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
         """Read lines already resized by ``self.preprocess.resize`` (one model call; no cutting)."""
-        probs = self._backend(self._preprocess.batch(resized))
-        try:
-            return self._charset.decode_greedy(probs)
-        except CharsetError as exc:
-            raise ThaiOCRError(f"{self.source}: {exc}") from None
+        return [(p.text, p.confidence) for p in (self._decode_line([probs], []) for probs in self._run(resized))]
+
+
+def _language_model(source: Path, charset: Charset, decoder: str) -> CharLM | None:
+    """The language model beside the model file, as ``decoder`` asks for it."""
+    if decoder not in DECODERS:
+        raise ThaiOCRError(f"unknown decoder {decoder!r}: choose from {', '.join(DECODERS)}")
+    path = source.parent / LM_NAME
+    if decoder == "greedy" or (decoder == "auto" and not path.is_file()):
+        return None
+    if not path.is_file():
+        raise ThaiOCRError(f"{path}: no language model beside the model for the beam decoder "
+                           "(make one with `thaiocr lm`, or use the greedy decoder)")
+    stat = path.stat()
+    return _load_language_model(path.resolve(), stat.st_mtime_ns, stat.st_size, charset)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_language_model(path: Path, _mtime_ns: int, _size: int, charset: Charset) -> CharLM:
+    """One load per file and version (a second or two for a shipped model's): recognisers of the
+    same model, such as the server's line and page readers, share it."""
+    return CharLM.load(path, charset)
 
 
 def named_model_path(model: str | Path | None) -> Path:

@@ -14,6 +14,7 @@ BEST_CHECKPOINT = "best_accuracy.pt"
 LATEST_CHECKPOINT = "latest.pt"
 MODEL_FOLDER = "best_model"
 ONNX_NAME = "inference.onnx"
+LM_NAME = "charlm.gz"  # a character language model beside the model (thaiocr.charlm)
 EPOCH_CHECKPOINT_PREFIX = "iter_epoch_"
 CHECKPOINT_NAMES = (BEST_CHECKPOINT, LATEST_CHECKPOINT)  # looked for, in this order, in a run folder
 

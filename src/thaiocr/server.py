@@ -318,6 +318,7 @@ class OCRService:
             "source": self.recognizer.source,
             "dict_sha256": charset.dict_sha256,
             "num_classes": charset.num_classes,
+            "decoder": self.recognizer.decoder,
             "input": {"height": preprocess.height, "max_width": preprocess.max_width,
                       "image_shape": preprocess.image_shape, "channel_order": "BGR"},
             "page_mode": self.page_reader is not None,
@@ -504,16 +505,16 @@ class RequestLog:
 
 def serve(model: Path | None, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
           max_batch: int = 32, batch_wait_ms: float = 2.0, threads: int | None = None,
-          detector: str | Path | None = None) -> None:
+          detector: str | Path | None = None, decoder: str = "auto") -> None:
     """Load the model (and, with a detector, a page reader), then serve until SIGINT/SIGTERM;
-    in-flight requests finish first."""
+    in-flight requests finish first. ``decoder``: as :class:`~thaiocr.predict.Recognizer` takes it."""
     import uvicorn
 
     _log_to_stderr()
     model = resolve_model(model)
     threads = threads or default_threads()
-    recognizer = Recognizer.from_path(model, num_threads=threads)
-    page_reader = _page_reader(model, detector, threads) if detector else None
+    recognizer = Recognizer.from_path(model, num_threads=threads, decoder=decoder)
+    page_reader = _page_reader(model, detector, threads, decoder) if detector else None
     app = create_app(recognizer, page_reader, limits, max_batch=max_batch, batch_wait_ms=batch_wait_ms)
     log.info("loaded %s (%d classes, input height %d); page mode %s", recognizer.source,
              recognizer.charset.num_classes, recognizer.preprocess.height, "on" if page_reader else "off")
@@ -526,10 +527,10 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def _page_reader(model: Path, detector: str | Path, threads: int) -> PageReaderLike:
+def _page_reader(model: Path, detector: str | Path, threads: int, decoder: str) -> PageReaderLike:
     from thaiocr.page import PageReader
 
-    return PageReader.from_paths(model=model, detector=detector, num_threads=threads)
+    return PageReader.from_paths(model=model, detector=detector, num_threads=threads, decoder=decoder)
 
 
 def _log_to_stderr() -> None:
