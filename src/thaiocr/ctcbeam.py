@@ -30,6 +30,7 @@ class BeamSettings:
     beta: float = 0.0  # bonus per character, against the model's preference for short readings
     width: int = 8  # prefixes kept after each time step
     prune: float = 1e-3  # classes below this probability at a step are not tried there
+    margin: float = 8.0  # prefixes scored this far (natural log) below the best are dropped
 
 
 def _logsumexp(a: float, b: float) -> float:
@@ -58,8 +59,11 @@ class _Beam:
     def total(self, prefix: str) -> float:
         return _logsumexp(self.blank[prefix], self.char[prefix])
 
-    def best(self, width: int) -> list[str]:
-        return sorted(self.lm, key=lambda p: self.total(p) + self.lm[p], reverse=True)[:width]
+    def best(self, width: int, margin: float = math.inf) -> list[str]:
+        scores = {prefix: self.total(prefix) + lm for prefix, lm in self.lm.items()}
+        kept = sorted(scores, key=scores.__getitem__, reverse=True)[:width]
+        floor = scores[kept[0]] - margin
+        return [prefix for prefix in kept if scores[prefix] >= floor]
 
 
 def beam_decode(probs: np.ndarray, chars: tuple[str, ...], lm: CharLM, settings: BeamSettings = BeamSettings(),
@@ -70,15 +74,13 @@ def beam_decode(probs: np.ndarray, chars: tuple[str, ...], lm: CharLM, settings:
 
     A run of spaces is one space, and no space starts the reading, as greedy decoding tidies them.
     """
-    logs = np.log(np.maximum(probs, 1e-30))
-    tried = probs > settings.prune
+    logs = np.log(np.maximum(probs, 1e-30)).tolist()
     context = lm.start() + history
     beam = _Beam()
     beam.add("", 0.0, NEG_INF, 0.0)
-    for t in range(probs.shape[0]):
-        classes = np.flatnonzero(tried[t]).tolist()
+    for t, classes in _steps_to_try(probs, settings.prune):
         step = _Beam()
-        for prefix in beam.best(settings.width):
+        for prefix in beam.best(settings.width, settings.margin):
             _extend(step, beam, prefix, classes, logs[t], chars, lm, context, settings)
         beam = step
     kept = beam.best(settings.width)
@@ -90,13 +92,26 @@ def beam_decode(probs: np.ndarray, chars: tuple[str, ...], lm: CharLM, settings:
     return max(kept, key=final).rstrip(" ")
 
 
-def _extend(step: _Beam, beam: _Beam, prefix: str, classes: list[int], logs: np.ndarray,
+def _steps_to_try(probs: np.ndarray, prune: float) -> list[tuple[int, list[int]]]:
+    """``(step, classes to try)``, without the steps of a blank run after its first: there every
+    prefix only adds the same blank probability, which changes no ranking."""
+    tried = probs > prune
+    blank_only = tried[:, 0] & (tried.sum(axis=1) == 1)
+    repeats = blank_only & np.concatenate([[False], blank_only[:-1]])
+    steps, classes = np.nonzero(tried & ~repeats[:, None])
+    grouped: dict[int, list[int]] = {}
+    for step, k in zip(steps.tolist(), classes.tolist(), strict=True):
+        grouped.setdefault(step, []).append(k)
+    return list(grouped.items())
+
+
+def _extend(step: _Beam, beam: _Beam, prefix: str, classes: list[int], logs: list[float],
             chars: tuple[str, ...], lm: CharLM, context: str, settings: BeamSettings) -> None:
     blank, char, lm_score = beam.blank[prefix], beam.char[prefix], beam.lm[prefix]
     total = _logsumexp(blank, char)
     last = prefix[-1] if prefix else None
     for k in classes:
-        log_p = float(logs[k])
+        log_p = logs[k]
         if k == 0:
             step.add(prefix, total + log_p, NEG_INF, lm_score)
             continue
