@@ -6,10 +6,11 @@ letters that differ by a loop or a head (ด/ค, ธ/ช, ย/ข), the beam ke
 log probability (summed over the alignments that give it) plus ``alpha`` times its language-model
 log probability plus ``beta`` per character.
 
-Settings chosen on tuning lines no benchmark and no training source uses (phrases of the Volubilis
-dictionary's words in the held-out font families, clean and degraded; model card): alpha 0.4, beta 0,
-eight prefixes. An insertion bonus (beta > 0) read the tuning lines a little better but filled the
-wide gaps of receipt lines with letters the network half-sees there, so it stays 0.
+Settings (alpha 0.4, beta 0, eight prefixes) chosen on tuning lines no benchmark and no training
+source uses (bench/lm_tuning.py: phrases of the Volubilis dictionary's words in the held-out font
+families); alpha 0.4 to 0.6 read them within two points of each other (the model card has the
+figures). An insertion bonus (beta > 0) read them a little better but filled the wide gaps of
+receipt lines with letters the network half-sees there, so it stays 0.
 """
 
 from __future__ import annotations
