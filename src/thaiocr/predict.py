@@ -157,18 +157,17 @@ class Recognizer:
         greedy = [self._charset.decode_greedy(probs[None])[0] for probs in pieces]
         texts = [text for text, _ in greedy]
         if self.lm is not None:
-            texts = self._beam_texts(pieces, separators)
+            texts = self._beam_texts(self.lm, pieces, separators)
         return Prediction(*join_readings(texts, [confidence for _, confidence in greedy], separators))
 
-    def _beam_texts(self, pieces: list[np.ndarray], separators: list[str]) -> list[str]:
+    def _beam_texts(self, lm: CharLM, pieces: list[np.ndarray], separators: list[str]) -> list[str]:
         """Each piece read by the beam search, with the line's text so far as its history."""
-        assert self.lm is not None
         texts: list[str] = []
         history = ""
         for i, probs in enumerate(pieces):
-            text = beam_decode(probs, self._charset.chars, self.lm, self.beam, history, i == len(pieces) - 1)
+            text = beam_decode(probs, self._charset.chars, lm, self.beam, history, i == len(pieces) - 1)
             texts.append(text)
-            history = (history + text + (separators[i] if i < len(separators) else ""))[-self.lm.order :]
+            history = (history + text + (separators[i] if i < len(separators) else ""))[-lm.order :]
         return texts
 
     def _check_classes(self, probs: np.ndarray) -> None:
