@@ -42,29 +42,11 @@ def _logsumexp(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
-class _Beam:
-    """Prefixes and their CTC log probabilities, ending in a blank and ending in a character."""
-
-    def __init__(self) -> None:
-        self.blank: dict[str, float] = {}
-        self.char: dict[str, float] = {}
-        self.lm: dict[str, float] = {}
-
-    def add(self, prefix: str, blank: float, char: float, lm: float) -> None:
-        if prefix in self.lm:
-            self.blank[prefix] = _logsumexp(self.blank[prefix], blank)
-            self.char[prefix] = _logsumexp(self.char[prefix], char)
-        else:
-            self.blank[prefix], self.char[prefix], self.lm[prefix] = blank, char, lm
-
-    def total(self, prefix: str) -> float:
-        return _logsumexp(self.blank[prefix], self.char[prefix])
-
-    def best(self, width: int, margin: float = math.inf) -> list[str]:
-        scores = {prefix: self.total(prefix) + lm for prefix, lm in self.lm.items()}
-        kept = sorted(scores, key=scores.__getitem__, reverse=True)[:width]
-        floor = scores[kept[0]] - margin
-        return [prefix for prefix in kept if scores[prefix] >= floor]
+# A prefix's entry: [CTC log probability ending in a blank, ending in its last character, weighted
+# language-model score, the last ``order - 1`` characters the language model reads it by]. Plain lists:
+# the search makes a few hundred thousand of them per thousand lines.
+Entry = list
+Scored = tuple[str, Entry, float]  # prefix, entry, CTC log probability
 
 
 def beam_decode(probs: np.ndarray, chars: tuple[str, ...], lm: CharLM, settings: BeamSettings = BeamSettings(),
@@ -75,57 +57,84 @@ def beam_decode(probs: np.ndarray, chars: tuple[str, ...], lm: CharLM, settings:
 
     A run of spaces is one space, and no space starts the reading, as greedy decoding tidies them.
     """
-    logs = np.log(np.maximum(probs, 1e-30)).tolist()
-    context = lm.start() + history
-    beam = _Beam()
-    beam.add("", 0.0, NEG_INF, 0.0)
-    for t, classes in _steps_to_try(probs, settings.prune):
-        step = _Beam()
-        for prefix in beam.best(settings.width, settings.margin):
-            _extend(step, beam, prefix, classes, logs[t], chars, lm, context, settings)
-        beam = step
-    kept = beam.best(settings.width)
+    beam: dict[str, Entry] = {"": [0.0, NEG_INF, 0.0, _tail(lm, lm.start() + history)]}
+    for step in _steps_to_try(probs, settings.prune, chars):
+        beam = _advance(beam, step, lm, settings)
 
-    def final(prefix: str) -> float:
-        ending = settings.alpha * lm.logp(context + prefix, END) if last_piece and prefix else 0.0
-        return beam.total(prefix) + beam.lm[prefix] + ending
+    def final(item: Scored) -> float:
+        prefix, entry, ctc = item
+        ending = settings.alpha * lm.logp(entry[3], END) if last_piece and prefix else 0.0
+        return ctc + entry[2] + ending
 
-    return max(kept, key=final).rstrip(" ")
+    return max(_best(beam, settings.width), key=final)[0].rstrip(" ")
 
 
-def _steps_to_try(probs: np.ndarray, prune: float) -> list[tuple[int, list[int]]]:
-    """``(step, classes to try)``, without the steps of a blank run after its first: there every
-    prefix only adds the same blank probability, which changes no ranking."""
+def _advance(beam: dict[str, Entry], step: list[tuple[str | None, float]], lm: CharLM,
+             settings: BeamSettings) -> dict[str, Entry]:
+    """The beam after one time step; ``step`` holds the characters tried there (``None``: the blank)
+    and their log probabilities.
+
+    A new character is not looked up in the language model where even a free one would leave its
+    prefix ``margin`` below what the best prefix reaches by a blank: the next step drops it anyway.
+    """
+    alpha, beta, keep = settings.alpha, settings.beta, lm.order - 1
+    kept = _best(beam, settings.width, settings.margin)
+    blank_log = step[0][1] if step[0][0] is None else NEG_INF
+    floor = kept[0][2] + kept[0][1][2] + blank_log - settings.margin
+    following: dict[str, Entry] = {}
+    for prefix, (blank, char, lm_score, tail), ctc in kept:
+        last = prefix[-1] if prefix else None
+        for ch, log_p in step:
+            if ch is None:
+                _add(following, prefix, ctc + log_p, NEG_INF, lm_score, tail)
+                continue
+            if ch == " " and last in (" ", None):  # another space, or one before any text: no new character
+                _add(following, prefix, NEG_INF, ctc + log_p, lm_score, tail)
+                continue
+            if ch == last:
+                _add(following, prefix, NEG_INF, char + log_p, lm_score, tail)  # the same character held
+                reach = blank + log_p  # a blank between: the character again
+            else:
+                reach = ctc + log_p
+            if reach > NEG_INF and reach + lm_score >= floor:
+                _add(following, prefix + ch, NEG_INF, reach, lm_score + alpha * lm.logp(tail, ch) + beta,
+                     (tail + ch)[len(tail) + 1 - keep :] if keep else "")
+    return following
+
+
+def _tail(lm: CharLM, text: str) -> str:
+    return text[len(text) - lm.order + 1 :] if lm.order > 1 else ""
+
+
+def _add(beam: dict[str, Entry], prefix: str, blank: float, char: float, lm_score: float, tail: str) -> None:
+    entry = beam.get(prefix)
+    if entry is None:
+        beam[prefix] = [blank, char, lm_score, tail]
+    else:
+        entry[0] = _logsumexp(entry[0], blank)
+        entry[1] = _logsumexp(entry[1], char)
+
+
+def _best(beam: dict[str, Entry], width: int, margin: float = math.inf) -> list[Scored]:
+    """The ``width`` best prefixes, best first, without those ``margin`` below the best."""
+    scored = [(prefix, entry, _logsumexp(entry[0], entry[1])) for prefix, entry in beam.items()]
+    if len(scored) > 1:
+        scored.sort(key=lambda item: item[2] + item[1][2], reverse=True)
+        floor = scored[0][2] + scored[0][1][2] - margin
+        scored = [item for item in scored[:width] if item[2] + item[1][2] >= floor]
+    return scored
+
+
+def _steps_to_try(probs: np.ndarray, prune: float, chars: tuple[str, ...]) -> list[list[tuple[str | None, float]]]:
+    """Per time step, the characters above ``prune`` there (``None``: the blank, first) and their log
+    probabilities; without the steps of a blank run after its first: there every prefix only adds the
+    same blank probability, which changes no ranking."""
     tried = probs > prune
     blank_only = tried[:, 0] & (tried.sum(axis=1) == 1)
     repeats = blank_only & np.concatenate([[False], blank_only[:-1]])
     steps, classes = np.nonzero(tried & ~repeats[:, None])
-    grouped: dict[int, list[int]] = {}
-    for step, k in zip(steps.tolist(), classes.tolist(), strict=True):
-        grouped.setdefault(step, []).append(k)
-    return list(grouped.items())
-
-
-def _extend(step: _Beam, beam: _Beam, prefix: str, classes: list[int], logs: list[float],
-            chars: tuple[str, ...], lm: CharLM, context: str, settings: BeamSettings) -> None:
-    blank, char, lm_score = beam.blank[prefix], beam.char[prefix], beam.lm[prefix]
-    total = _logsumexp(blank, char)
-    last = prefix[-1] if prefix else None
-    for k in classes:
-        log_p = logs[k]
-        if k == 0:
-            step.add(prefix, total + log_p, NEG_INF, lm_score)
-            continue
-        ch = chars[k - 1]
-        if ch == " " and last in (" ", None):  # another space, or one before any text: no new character
-            step.add(prefix, NEG_INF, total + log_p, lm_score)
-            continue
-        if ch == last:
-            step.add(prefix, NEG_INF, char + log_p, lm_score)  # the same character held over steps
-            if blank == NEG_INF:
-                continue
-            reach = blank + log_p  # a blank between: the character again
-        else:
-            reach = total + log_p
-        extended = prefix + ch
-        step.add(extended, NEG_INF, reach, lm_score + settings.alpha * lm.logp(context + prefix, ch) + settings.beta)
+    logs = np.log(probs[steps, classes]).tolist()
+    labels = (None, *chars)
+    names = [labels[k] for k in classes.tolist()]
+    bounds = [0, *(np.flatnonzero(np.diff(steps)) + 1).tolist(), len(names)]
+    return [list(zip(names[a:b], logs[a:b], strict=True)) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
