@@ -53,6 +53,23 @@ def train_argv(data_dir: Path, run_dir: Path, *extra: str, config: Path = TINY_C
 TrainArgv = Callable[..., list[str]]
 
 
+def val_images(labels: Path, n: int | None = None) -> list[Path]:
+    lines = labels.read_text(encoding="utf-8").splitlines()[:n]
+    return [labels.parent / line.split("\t")[0] for line in lines]
+
+
+def sharpened_checkpoint(source: Path, out: Path) -> Path:
+    """The trained checkpoint with the blank class suppressed, so that it reads non-empty text."""
+    from thaiocr.checkpoint import load_checkpoint, save_checkpoint
+
+    payload = load_checkpoint(source)
+    bias = next(k for k in payload["model"] if k.startswith("head.") and k.endswith("bias"))
+    payload["model"][bias] = payload["model"][bias].clone()
+    payload["model"][bias][0] -= 50.0
+    save_checkpoint(out, payload)
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_config() -> Path:
     return TINY_CONFIG

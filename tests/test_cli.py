@@ -17,15 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from thaiocr.checkpoint import load_checkpoint, save_checkpoint
+from conftest import sharpened_checkpoint, val_images
 from thaiocr.predict import Recognizer
 
 HELP_SECONDS = 3.0  # generous: the check is that --help never waits for torch
-
-
-def val_images(labels: Path, n: int | None = None) -> list[Path]:
-    lines = labels.read_text(encoding="utf-8").splitlines()[:n]
-    return [labels.parent / line.split("\t")[0] for line in lines]
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -65,18 +60,8 @@ def test_predict_a_label_file_writes_one_line_per_label(tiny_run, run_cli, tmp_p
     assert [line.split("\t")[0] for line in lines] == listed  # as the label file has them
 
 
-def _sharpened_checkpoint(source: Path, out: Path) -> Path:
-    """The trained checkpoint with the blank class suppressed, so that it reads non-empty text."""
-    payload = load_checkpoint(source)
-    bias = next(k for k in payload["model"] if k.startswith("head.") and k.endswith("bias"))
-    payload["model"][bias] = payload["model"][bias].clone()
-    payload["model"][bias][0] -= 50.0
-    save_checkpoint(out, payload)
-    return out
-
-
 def test_export_writes_an_onnx_model_that_reads_as_pytorch_does(tiny_run, run_cli, tmp_path) -> None:
-    checkpoint = _sharpened_checkpoint(tiny_run.run_dir / "best_accuracy.pt", tmp_path / "sharp.pt")
+    checkpoint = sharpened_checkpoint(tiny_run.run_dir / "best_accuracy.pt", tmp_path / "sharp.pt")
     code, out, _ = run_cli("export", checkpoint, "--out", tmp_path / "exported")
     assert code == 0 and "max |ONNX - PyTorch|" in out
     assert {p.name for p in (tmp_path / "exported").iterdir()} >= {"inference.onnx", "dict.txt", "config.yml"}

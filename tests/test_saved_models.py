@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import onnx
 import pytest
 from torch import nn
 
@@ -15,11 +16,16 @@ from thaiocr.det.config import DetArchitectureConfig
 from thaiocr.det.model import build_det_model
 from thaiocr.export import check_parity, random_batch
 from thaiocr.model import build_model
+from thaiocr.modeldescription import ModelDescription
 from thaiocr.predict import Recognizer
 from thaiocr.runfolder import ONNX_NAME
 from thaiocr.shipped import SHIPPED_MODELS, shipped_model_dir
 
 BEFORE = json.loads((Path(__file__).parent / "data" / "state_shapes_before_issue26.json").read_text(encoding="utf-8"))
+
+
+def onnx_description(path: Path) -> ModelDescription:
+    return ModelDescription.from_onnx_metadata({p.key: p.value for p in onnx.load(str(path)).metadata_props}, path)
 
 
 def tensor_digest(model: nn.Module) -> tuple[int, str]:
@@ -48,4 +54,5 @@ def test_a_shipped_checkpoint_and_its_onnx_load_and_agree(name):
     recognizer = Recognizer(folder / ONNX_NAME)  # checks the ONNX metadata against dict.txt
     assert recognizer.charset.chars == charset.chars
     assert recognizer.preprocess == preprocess
-    assert check_parity(model, folder / ONNX_NAME, random_batch(preprocess)) < 1e-4
+    if onnx_description(folder / ONNX_NAME).quantization is None:  # int8: test_shipped_model.py reads lines
+        assert check_parity(model, folder / ONNX_NAME, random_batch(preprocess)) < 1e-4

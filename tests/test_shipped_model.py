@@ -54,6 +54,16 @@ def test_recognizer_without_a_model_reads_plain_thai_lines(fonts):
     assert all(0 < p.confidence <= 1 for p in predictions)
 
 
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_a_shipped_export_reads_plain_lines_as_its_checkpoint_does(name, fonts):
+    folder = shipped_model_path(name).parent
+    lines = [plain_line(text, font_named(fonts, "Sarabun-Regular").path) for text in PLAIN_LINES]
+    from_onnx = Recognizer(folder / "inference.onnx", decoder="greedy")(lines)
+    from_checkpoint = Recognizer(folder / "model.pt", decoder="greedy")(lines)
+    assert [p.text for p in from_onnx] == [p.text for p in from_checkpoint]
+    assert [p.confidence for p in from_onnx] == pytest.approx([p.confidence for p in from_checkpoint], abs=0.05)
+
+
 def test_cli_predict_without_model_uses_the_shipped_one(run_cli, fonts, tmp_path):
     image = tmp_path / "line.png"
     plain_line(PLAIN_LINES[0], font_named(fonts, "Sarabun-Regular").path).save(image)

@@ -239,9 +239,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from thaiocr.export import export_checkpoint
 
+    if args.int8 and args.config is None:
+        raise ThaiOCRError("--int8 needs the recipe the model trained on (-c RECIPE) for its calibration lines")
+    if args.calibration_lines <= 0:
+        raise ThaiOCRError(f"--calibration-lines must be positive, got {args.calibration_lines}")
+    config = _load_config(args) if args.int8 else None
     out = args.out or args.checkpoint.parent / MODEL_FOLDER
     path, parity = export_checkpoint(args.checkpoint, out)
     print(f"Exported {path} (+ dict.txt, config.yml); max |ONNX - PyTorch| = {parity:.2e}")
+    if config is not None:
+        from thaiocr.quantize import quantize_in_place
+
+        agreement = quantize_in_place(path, config, args.calibration_lines)
+        print(f"Quantized its convolutions to int8 on {args.calibration_lines} training lines; the likeliest "
+              f"class agrees with float32 at {agreement:.2%} of time steps of the next {args.calibration_lines}")
     return 0
 
 

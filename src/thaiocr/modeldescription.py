@@ -29,6 +29,7 @@ class ModelDescription:
     architecture: dict
     config: dict = field(default_factory=dict)
     thaiocr_version: str | None = None  # of the export; a checkpoint does not record it
+    quantization: dict | None = None  # how an int8 export was made (thaiocr.quantize); None: float32
 
     def checkpoint_fields(self) -> dict:
         return {
@@ -53,6 +54,7 @@ class ModelDescription:
             "num_classes": self.charset.num_classes,
             "architecture": self.architecture,
             "config": self.config,
+            **({"quantization": self.quantization} if self.quantization else {}),
         }
         return {"character": "\n".join(self.charset.chars), "thaiocr": json.dumps(description, ensure_ascii=False)}
 
@@ -69,4 +71,4 @@ class ModelDescription:
             raise ThaiOCRError(f"{source}: the metadata's alphabet does not match its own fingerprint")
         preprocess = Preprocess(**{key: described["preprocess"][key] for key in ("height", "max_width")})
         return cls(charset, preprocess, described.get("architecture") or {}, described.get("config") or {},
-                   described.get("thaiocr_version"))
+                   described.get("thaiocr_version"), described.get("quantization"))
