@@ -250,9 +250,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if config is not None:
         from thaiocr.quantize import quantize_in_place
 
-        agreement = quantize_in_place(path, config, args.calibration_lines)
+        agreement, checked = quantize_in_place(path, config, args.calibration_lines)
         print(f"Quantized its convolutions to int8 on {args.calibration_lines} training lines; the likeliest "
-              f"class agrees with float32 at {agreement:.2%} of time steps of the next {args.calibration_lines}")
+              f"class agrees with float32 at {agreement:.2%} of time steps of the next {checked}")
     return 0
 
 
