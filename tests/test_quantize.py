@@ -71,3 +71,10 @@ def test_quantizing_an_int8_export_again_is_refused_and_changes_nothing(int8_exp
 def test_int8_without_the_recipe_is_refused_before_anything_is_written(tiny_run, run_cli, tmp_path) -> None:
     code, _, err = run_cli("export", tiny_run.run_dir / "best_accuracy.pt", "--out", tmp_path / "out", "--int8")
     assert code == 2 and "-c RECIPE" in err and not (tmp_path / "out").exists()
+
+
+def test_int8_with_more_calibration_lines_than_the_recipe_has_says_so(tiny_run, run_cli, tmp_path) -> None:
+    code, _, err = run_cli("export", tiny_run.run_dir / "best_accuracy.pt", "--out", tmp_path / "out", "--int8",
+                           "-c", TINY_CONFIG, *data_overrides(tiny_run.data_dir), "--calibration-lines", "64")
+    assert code == 2 and "too few" in err and str(TINY_CONFIG) in err
+    assert description(tmp_path / "out" / "inference.onnx").quantization is None  # the float32 export stays

@@ -50,8 +50,7 @@ def quantize_in_place(onnx_path: Path, config: Config, lines: int = DEFAULT_CALI
     """Quantize an export, calibrated on the recipe's first ``lines`` training lines; returns its
     step agreement with the float32 model on up to ``lines`` lines after those, and their count."""
     preprocess = _description(onnx.load(str(onnx_path)), Path(onnx_path)).preprocess
-    calibration = training_batches(config, lines, preprocess)
-    check = training_batches(config, lines, preprocess, skip=lines)
+    calibration, check = training_batches(config, preprocess, lines)
     with tempfile.TemporaryDirectory(prefix="thaiocr-float-") as scratch:
         reference = Path(scratch) / "float32.onnx"
         reference.write_bytes(Path(onnx_path).read_bytes())
@@ -94,20 +93,23 @@ def step_agreement(reference: Path, quantized: Path, batches: list[np.ndarray]) 
     return same / total
 
 
-def training_batches(config: Config, lines: int, preprocess: Preprocess, skip: int = 0,
-                     batch_size: int = 32) -> list[np.ndarray]:
-    """Lines ``skip`` to ``skip + lines`` of the recipe's training data (rendered as its first epoch
-    renders them, or read from its label files), resized and batched by width."""
+def training_batches(config: Config, preprocess: Preprocess, lines: int,
+                     batch_size: int = 32) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The recipe's first ``lines`` training lines and up to ``lines`` after them (rendered as its
+    first epoch renders them, or read from its label files), each resized and batched by width."""
     g, section = config.Global, config.Train.dataset
     charset = load_charset(g.character_dict_path, g.use_space_char)
     dataset = (build_synth_split(section, "Train", charset, g.max_text_length, preprocess, g.seed)
                if section.is_synthetic else load_split(section, charset, g.max_text_length, preprocess))
-    end = min(len(dataset), skip + lines)
-    if end <= skip:
-        raise ThaiOCRError(f"{config.source}: the recipe's training data has {len(dataset)} lines, "
-                           f"too few to measure {lines} from line {skip}")
-    images = sorted((dataset[i][0] for i in range(skip, end)), key=lambda image: image.shape[1])
-    return [preprocess.batch(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    if len(dataset) <= lines:
+        raise ThaiOCRError(f"{config.source}: the recipe has {len(dataset)} training lines, too few to "
+                           f"calibrate on {lines} and check on the lines after them")
+
+    def batched(start: int, end: int) -> list[np.ndarray]:
+        images = sorted((dataset[i][0] for i in range(start, end)), key=lambda image: image.shape[1])
+        return [preprocess.batch(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+
+    return batched(0, lines), batched(lines, min(len(dataset), 2 * lines))
 
 
 def _description(model: onnx.ModelProto, source: Path) -> ModelDescription:
