@@ -45,6 +45,7 @@ def test_an_int8_export_says_how_it_was_made_and_how_close_it_reads(int8_export)
     assert "Conv" in quantization["operators"]
     ops = {node.op_type for node in onnx.load(str(folder / "inference.onnx")).graph.node}
     assert "QLinearConv" in ops and "Conv" in ops  # the first convolution stays float32
+    assert Recognizer.from_path(folder).quantization == quantization
     agreement = float(re.search(r"agrees with float32 at ([\d.]+)%", printed).group(1))
     assert 90.0 <= agreement <= 100.0
 

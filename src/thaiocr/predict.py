@@ -64,12 +64,13 @@ class Recognizer:
     (``charlm.gz``, made by ``thaiocr lm``) in the model's folder, ``greedy`` takes the likeliest
     class at each step (faster), ``auto`` the first where the folder has a language model.
     A prediction's confidence is the network's own: the mean probability of the greedy path.
+    ``quantization`` says how an int8 export was made (``thaiocr export --int8``); None for float32.
     """
 
     def __init__(self, model: str | Path | None = None, num_threads: int | None = None,
                  decoder: str = "auto") -> None:
         path = named_model_path(model)
-        self._backend, self._charset, self._preprocess, self.source = _load(path, num_threads)
+        self._backend, self._charset, self._preprocess, self.source, self.quantization = _load(path, num_threads)
         self.lm = _language_model(Path(self.source), self._charset, decoder)
         self.beam = BeamSettings()
 
@@ -95,6 +96,7 @@ class Recognizer:
         recognizer = cls.__new__(cls)
         recognizer._backend, recognizer._charset, recognizer._preprocess = backend, charset, preprocess
         recognizer.source, recognizer.lm, recognizer.beam = source, lm, BeamSettings()
+        recognizer.quantization = None
         return recognizer
 
     @property
@@ -216,7 +218,10 @@ def shipped_model_path(name: str = SHIPPED_ALIAS) -> Path:
     return path
 
 
-def _load(path: Path, num_threads: int | None) -> tuple[Backend, Charset, Preprocess, str]:
+Loaded = tuple[Backend, Charset, Preprocess, str, dict | None]  # ..., source, how an int8 export was made
+
+
+def _load(path: Path, num_threads: int | None) -> Loaded:
     if path.is_dir():
         path = _onnx_in_folder(path)
     if not path.is_file():
@@ -228,17 +233,17 @@ def _load(path: Path, num_threads: int | None) -> tuple[Backend, Charset, Prepro
     raise ThaiOCRError(f"{path}: expected an .onnx model, a model folder or a .pt checkpoint")
 
 
-def _load_checkpoint(path: Path) -> tuple[Backend, Charset, Preprocess, str]:
+def _load_checkpoint(path: Path) -> Loaded:
     import torch
 
     from thaiocr.checkpoint import load_checkpoint, model_from_checkpoint
 
     model, charset, preprocess = model_from_checkpoint(load_checkpoint(path))
     model = model.to(memory_format=torch.channels_last)  # faster convolutions on the CPU
-    return _torch_backend(model), charset, preprocess, str(path)
+    return _torch_backend(model), charset, preprocess, str(path), None
 
 
-def _load_onnx(path: Path, num_threads: int) -> tuple[Backend, Charset, Preprocess, str]:
+def _load_onnx(path: Path, num_threads: int) -> Loaded:
     session = cpu_session(path, num_threads)
     description = ModelDescription.from_onnx_metadata(session.get_modelmeta().custom_metadata_map, path)
     charset, preprocess = description.charset, description.preprocess
@@ -248,7 +253,7 @@ def _load_onnx(path: Path, num_threads: int) -> tuple[Backend, Charset, Preproce
     def run(batch: np.ndarray) -> np.ndarray:
         return session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
 
-    return run, charset, preprocess, str(path)
+    return run, charset, preprocess, str(path), description.quantization
 
 
 def predict_label_file(
