@@ -72,6 +72,19 @@ def test_geometry_keeps_the_whole_line_on_a_canvas_a_little_larger_or_smaller():
             assert abs((np.asarray(out.convert("L")) < 128).sum() - ink) < 0.1 * ink
 
 
+def test_a_warp_bends_the_strokes_without_tearing_or_losing_them():
+    line = _line()
+    ink = np.asarray(line.convert("L")) < 128
+    for seed in range(10):
+        out = apply_effects(line, PAPER, random.Random(seed), _only("warp"))
+        warped = np.asarray(out.convert("L")) < 128
+        assert out.size == line.size and (warped != ink).any()
+        assert abs(int(warped.sum()) - int(ink.sum())) < 0.15 * ink.sum()  # bent, not cut off
+        columns = warped[:, BAR[0] + 4 : BAR[2] - 4].any(axis=0)
+        assert columns.all()  # one unbroken stroke, as the bar was
+        assert warped[BAR[1] - 3 : BAR[3] + 3].sum() > 0.95 * warped.sum()  # moved by a few pixels at most
+
+
 def test_other_modes_come_out_rgb():
     grey = _line().convert("L")
     assert apply_effects(grey, PAPER, random.Random(0)).mode == "RGB"

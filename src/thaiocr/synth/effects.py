@@ -1,9 +1,10 @@
 """Degradations of synthetic text-line images: the effect chain and its array helpers.
 
 :func:`apply_effects` runs a fixed chain, in the order a printed page meets them on its way to a
-crop: ink (bleed or erosion), toner speckle, rotation, perspective, shadow, uneven light, motion
-blur, gaussian blur, downscale (resolution loss), tone (brightness, contrast, gamma), noise,
-binarisation, JPEG. Each effect
+crop: a warp of the letter shapes (off unless a recipe turns it on: faces training never saw), ink
+(bleed or erosion), toner speckle, rotation, perspective, shadow, uneven light, motion blur,
+gaussian blur, downscale (resolution loss), tone (brightness, contrast, gamma), noise, binarisation,
+JPEG. Each effect
 fires with its own probability and draws its strengths from its own ranges: the sections of
 :class:`~thaiocr.synth.effectsettings.EffectSettings`, which live apart in :mod:`thaiocr.synth.effectsettings`
 (with the settings of the backgrounds and decorations of :mod:`thaiocr.synth.backgrounds`).
@@ -45,6 +46,7 @@ from thaiocr.synth.effectsettings import (
     Speckle,
     Tone,
     UnevenLight,
+    Warp,
 )
 
 RGB = tuple[int, int, int]
@@ -68,6 +70,24 @@ def apply_effects(
         if section.probability and rng.random() < section.probability:
             pixels = effect(pixels, section, background, rng)
     return Image.fromarray(pixels)
+
+
+def _warp(pixels: np.ndarray, warp: Warp, background: RGB, rng: random.Random) -> np.ndarray:
+    """A mesh of cells whose shared corners move at random: strokes bend smoothly, nothing tears."""
+    height, width = pixels.shape[:2]
+    columns = max(1, round(width / (rng.uniform(*warp.cell) * height)))
+    rows = rng.randint(*warp.rows)
+    reach = rng.uniform(*warp.strength) * height
+    xs = [width * i / columns for i in range(columns + 1)]
+    ys = [height * j / rows for j in range(rows + 1)]
+    moved = [[(x + rng.uniform(-reach, reach), y + rng.uniform(-reach, reach)) for y in ys] for x in xs]
+    mesh = [((round(xs[i]), round(ys[j]), round(xs[i + 1]), round(ys[j + 1])),
+             (*moved[i][j], *moved[i][j + 1], *moved[i + 1][j + 1], *moved[i + 1][j]))  # Pillow's quad order
+            for i in range(columns) for j in range(rows)]
+    image = Image.fromarray(pixels).transform(
+        (width, height), Image.Transform.MESH, mesh, resample=Image.Resampling.BILINEAR, fillcolor=background
+    )
+    return np.asarray(image)
 
 
 def _ink(pixels: np.ndarray, ink: Ink, background: RGB, rng: random.Random) -> np.ndarray:
@@ -239,6 +259,7 @@ def _jpeg(pixels: np.ndarray, jpeg: Jpeg, background: RGB, rng: random.Random) -
 
 
 _CHAIN: tuple[tuple[str, Effect], ...] = (
+    ("warp", _warp),
     ("ink", _ink),
     ("speckle", _speckle),
     ("rotation", _rotation),

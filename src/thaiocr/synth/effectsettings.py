@@ -56,6 +56,18 @@ class _Section:
 
 
 @dataclass(frozen=True)
+class Warp(_Section):
+    """Letter shapes bent by a smooth random distortion, for faces training never saw: the line cut
+    into cells ``cell`` x its height wide and ``rows`` high, each grid point moved up to ``strength``
+    x the height. Off unless a recipe turns it on."""
+
+    probability: float = _chance(0.0)
+    cell: tuple[float, float] = _span(0.3, 0.8, (0.05, 10.0))
+    rows: tuple[int, int] = _span(2, 3, (1, 10))
+    strength: tuple[float, float] = _span(0.02, 0.06, (0.0, 0.3))
+
+
+@dataclass(frozen=True)
 class Ink(_Section):
     """Strokes thicken (bleed) or thin (erosion) by up to a pixel each side, blended in by the ranges.
 
@@ -211,6 +223,7 @@ class Intruders(_Section):
 class EffectSettings:
     """Every synthetic-image variation: the effect chain (in its order), backgrounds, decorations."""
 
+    warp: Warp = field(default_factory=Warp)
     ink: Ink = field(default_factory=Ink)
     speckle: Speckle = field(default_factory=Speckle)
     rotation: Rotation = field(default_factory=Rotation)
