@@ -7,7 +7,8 @@ Reads lines built as bench/heldout.py's `clean` set (48 px high, Thai names, hel
 effects; kept in DATA/speed so the benchmark's own sets stay as they are) with the shipped model
 unless --model names another. Prints two figures, the median of --rounds rounds:
 - `end to end`: image files in, text out (decode, resize, batch, ONNX Runtime, CTC decoding);
-- `model only`: the same batches, already preprocessed, through ONNX Runtime and the decoder;
+- `model only`: the same batches, already preprocessed, through ONNX Runtime and the decoder
+  (`Recognizer.read_batches`: the next batch runs while this one is decoded, as in end to end);
 once per decoder of --decoders (default: beam with the model's language model, where it has one,
 and greedy).
 """
@@ -47,7 +48,7 @@ def _time(recognizer: Recognizer, paths: list[Path], images: list[Image.Image], 
     batches = _preprocessed_batches(recognizer, images, args.batch_size)
     recognizer(images[: args.batch_size])  # warm-up: ONNX Runtime plans its kernels on the first runs
     end_to_end = [_rate(len(paths), lambda: recognizer(paths, batch_size=args.batch_size)) for _ in range(args.rounds)]
-    model_only = [_rate(len(paths), lambda: [recognizer.read_batch(b) for b in batches]) for _ in range(args.rounds)]
+    model_only = [_rate(len(paths), lambda: list(recognizer.read_batches(batches))) for _ in range(args.rounds)]
     print(f"model {recognizer.source}, {recognizer.decoder} decoding, {len(paths)} lines, "
           f"batch {args.batch_size}, {args.threads} threads")
     print(f"end to end: {statistics.median(end_to_end):8.1f} lines/s  (rounds: {_listing(end_to_end)})")

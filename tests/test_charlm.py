@@ -31,6 +31,14 @@ def test_each_history_gives_a_distribution_over_the_alphabet_and_the_end():
         assert total == pytest.approx(1.0, abs=1e-9)
 
 
+def test_a_contexts_row_of_next_characters_gives_what_logp_gives():
+    lm = lm_of(SPELLED)
+    history = lm.start() + "ดีได"
+    row = lm.following(history[len(history) - lm.order + 1 :])
+    assert [row[ch] for ch in [*THAI.chars, END]] == [lm.logp(history, ch) for ch in [*THAI.chars, END]]
+    assert lm.following(history[-(lm.order - 1) :]) is row  # one row per context, filled as it is asked
+
+
 def test_a_spelling_seen_in_training_text_is_likelier_than_its_look_alike():
     lm = lm_of(SPELLED)
     assert lm.logp(lm.start() + "ไ", "ด") > lm.logp(lm.start() + "ไ", "ค") + 1.0

@@ -88,6 +88,13 @@ def test_results_keep_the_input_order(run_dir, images):
     assert recognizer([]) == []
 
 
+def test_batches_read_while_the_next_one_runs_read_as_each_alone(run_dir, images):
+    recognizer = Recognizer.from_path(run_dir)
+    batches = [[PREPROCESS.resize(image)] for image in images] + [[PREPROCESS.resize(i) for i in images[:3]]]
+    assert list(recognizer.read_batches(batches)) == [recognizer.read_batch(batch) for batch in batches]
+    assert list(recognizer.read_batches([])) == []
+
+
 def test_a_wide_line_is_read_in_pieces_batched_with_the_other_lines(model, images):
     rng = np.random.default_rng(1)
     wide = np.full((32, 520, 3), 255, dtype=np.uint8)

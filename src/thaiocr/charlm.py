@@ -35,7 +35,7 @@ VERSION = 1
 
 class CharLM:
     """Log probabilities of the next character; ``logp(history, ch)`` with ``ch`` a character of the
-    alphabet or ``END``. Lookups are cached: a beam search asks the same few many times."""
+    alphabet or ``END``."""
 
     def __init__(self, order: int, logprobs: dict[str, float], gammas: dict[str, float], vocab_size: int,
                  header: dict) -> None:
@@ -44,7 +44,7 @@ class CharLM:
         self._logprobs = logprobs
         self._gammas = gammas
         self._floor = -math.log(vocab_size)
-        self._cache: dict[tuple[str, str], float] = {}
+        self._rows: dict[str, _Following] = {}
 
     @property
     def alphabet_sha256(self) -> str:
@@ -56,12 +56,15 @@ class CharLM:
 
     def logp(self, history: str, ch: str) -> float:
         """Natural log of ``P(ch | the last order-1 characters of history)``."""
-        context = history[len(history) - self.order + 1 :] if self.order > 1 else ""
-        key = (context, ch)
-        value = self._cache.get(key)
-        if value is None:
-            value = self._cache[key] = self._lookup(context, ch)
-        return value
+        return self.following(history[len(history) - self.order + 1 :] if self.order > 1 else "")[ch]
+
+    def following(self, context: str) -> dict[str, float]:
+        """The log probability of each next character after ``context`` (at most ``order - 1``
+        characters), looked up as it is first asked for: a beam search asks the same few many times."""
+        row = self._rows.get(context)
+        if row is None:
+            row = self._rows[context] = _Following(self, context)
+        return row
 
     def _lookup(self, context: str, ch: str) -> float:
         penalty = 0.0
@@ -207,3 +210,15 @@ def _estimate(counts: Counter[str], totals: Counter[str], types: Counter[str],
         probs[gram] = (counts[gram] + kinds * lower) / (total + kinds)
     gammas = {context: math.log(types[context] / (totals[context] + types[context])) for context in totals}
     return {gram: math.log(p) for gram, p in probs.items()}, gammas
+
+
+class _Following(dict):
+    """One context's row of :meth:`CharLM.following`: a missing character is looked up and kept."""
+
+    def __init__(self, lm: CharLM, context: str) -> None:
+        super().__init__()
+        self._lm, self._context = lm, context
+
+    def __missing__(self, ch: str) -> float:
+        value = self[ch] = self._lm._lookup(self._context, ch)
+        return value

@@ -77,13 +77,16 @@ def _advance(beam: dict[str, Entry], step: list[tuple[str | None, float]], lm: C
     A new character is not looked up in the language model where even a free one would leave its
     prefix ``margin`` below what the best prefix reaches by a blank: the next step drops it anyway.
     """
-    alpha, beta, keep = settings.alpha, settings.beta, lm.order - 1
     kept = _best(beam, settings.width, settings.margin)
     blank_log = step[0][1] if step[0][0] is None else NEG_INF
+    if len(step) == 1 and blank_log > NEG_INF:  # only the blank: every prefix now ends in one
+        return {prefix: [ctc + blank_log, NEG_INF, entry[2], entry[3]] for prefix, entry, ctc in kept}
+    alpha, beta, keep = settings.alpha, settings.beta, lm.order - 1
     floor = kept[0][2] + kept[0][1][2] + blank_log - settings.margin
     following: dict[str, Entry] = {}
     for prefix, (blank, char, lm_score, tail), ctc in kept:
         last = prefix[-1] if prefix else None
+        next_logp = None
         for ch, log_p in step:
             if ch is None:
                 _add(following, prefix, ctc + log_p, NEG_INF, lm_score, tail)
@@ -97,8 +100,15 @@ def _advance(beam: dict[str, Entry], step: list[tuple[str | None, float]], lm: C
             else:
                 reach = ctc + log_p
             if reach > NEG_INF and reach + lm_score >= floor:
-                _add(following, prefix + ch, NEG_INF, reach, lm_score + alpha * lm.logp(tail, ch) + beta,
-                     (tail + ch)[len(tail) + 1 - keep :] if keep else "")
+                if next_logp is None:
+                    next_logp = lm.following(tail)
+                extended = prefix + ch
+                score = lm_score + alpha * next_logp[ch] + beta
+                entry = following.get(extended)
+                if entry is None:
+                    following[extended] = [NEG_INF, reach, score, (tail + ch)[len(tail) + 1 - keep :] if keep else ""]
+                else:
+                    entry[1] = _logsumexp(entry[1], reach)
     return following
 
 

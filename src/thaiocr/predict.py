@@ -9,9 +9,11 @@ joined again). Only the middle step differs between the two kinds of model.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,9 +126,7 @@ class Recognizer:
         """
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        lines = [self._pieces(open_image(image)) for image in images]
-        probabilities = iter(self._run_pieces([piece for line in lines for piece in line.pieces], batch_size))
-        return [self._decode_line([next(probabilities) for _ in line.pieces], line.separators) for line in lines]
+        return self._read_lines([self._pieces(open_image(image)) for image in images], batch_size)
 
     def _pieces(self, image: Image.Image) -> LinePieces:
         """A line squeezed into the model's input when it is at most ``SQUEEZE_WITHIN_HEIGHTS`` times
@@ -137,15 +137,39 @@ class Recognizer:
             return LinePieces([preprocess.resize(image)], [])
         return cut_line(preprocess.scale(image), preprocess.max_width)
 
-    def _run_pieces(self, pieces: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
-        """Each piece's ``[T, C]`` probabilities, in order; run in batches of pieces of similar width."""
+    def _read_lines(self, lines: list[LinePieces], batch_size: int) -> list[Prediction]:
+        """Each line's reading, in order; its pieces run in batches of pieces of similar width, and a
+        line is decoded as soon as its last piece is in, while the next batch runs."""
+        pieces = [piece for line in lines for piece in line.pieces]
+        line_of = [n for n, line in enumerate(lines) for _ in line.pieces]
+        starts = list(itertools.accumulate((len(line.pieces) for line in lines), initial=0))
         order = sorted(range(len(pieces)), key=lambda i: pieces[i].shape[1])
+        chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         outputs: list[np.ndarray] = [np.empty(0)] * len(pieces)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            for i, probs in zip(chunk, self._run([pieces[i] for i in chunk]), strict=True):
-                outputs[i] = probs
-        return outputs
+        missing = [len(line.pieces) for line in lines]
+        predictions: list[Prediction] = [Prediction("", 0.0)] * len(lines)
+        for chunk, probabilities in zip(chunks, self._run_ahead([pieces[i] for i in chunk] for chunk in chunks),
+                                        strict=True):
+            for i, probs in zip(chunk, probabilities, strict=True):
+                outputs[i], n = probs, line_of[i]
+                missing[n] -= 1
+                if not missing[n]:
+                    predictions[n] = self._decode_line(outputs[starts[n] : starts[n + 1]], lines[n].separators)
+        return predictions
+
+    def _run_ahead(self, batches: Iterable[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
+        """Each batch's probabilities (see ``_run``), in order. While the caller decodes one batch, the
+        next already runs in a worker thread: ONNX Runtime and PyTorch release the GIL as they compute,
+        so the decoding (Python) mostly hides behind it (bench/recognize_speed.py)."""
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            running = None
+            for batch in batches:
+                following = worker.submit(self._run, batch)
+                if running is not None:
+                    yield running.result()
+                running = following
+            if running is not None:
+                yield running.result()
 
     def _run(self, resized: list[np.ndarray]) -> list[np.ndarray]:
         """One model call; each line's probabilities without the steps that only saw padding."""
@@ -179,7 +203,12 @@ class Recognizer:
 
     def read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
         """Read lines already resized by ``self.preprocess.resize`` (one model call; no cutting)."""
-        return [(p.text, p.confidence) for p in (self._decode_line([probs], []) for probs in self._run(resized))]
+        return next(self.read_batches([resized]))
+
+    def read_batches(self, batches: Iterable[list[np.ndarray]]) -> Iterator[list[tuple[str, float]]]:
+        """``read_batch`` of each batch in turn, the next batch running while this one is decoded."""
+        for probabilities in self._run_ahead(batches):
+            yield [(p.text, p.confidence) for p in (self._decode_line([probs], []) for probs in probabilities)]
 
 
 def _language_model(source: Path, charset: Charset, decoder: str) -> CharLM | None:
