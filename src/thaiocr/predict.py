@@ -12,7 +12,7 @@ import functools
 import itertools
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,7 +148,7 @@ class Recognizer:
         outputs: list[np.ndarray] = [np.empty(0)] * len(pieces)
         missing = [len(line.pieces) for line in lines]
         predictions: list[Prediction] = [Prediction("", 0.0)] * len(lines)
-        for chunk, probabilities in zip(chunks, self._run_ahead([pieces[i] for i in chunk] for chunk in chunks),
+        for chunk, probabilities in zip(chunks, self._run_ahead([[pieces[i] for i in c] for c in chunks]),
                                         strict=True):
             for i, probs in zip(chunk, probabilities, strict=True):
                 outputs[i], n = probs, line_of[i]
@@ -157,19 +157,20 @@ class Recognizer:
                     predictions[n] = self._decode_line(outputs[starts[n] : starts[n + 1]], lines[n].separators)
         return predictions
 
-    def _run_ahead(self, batches: Iterable[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
+    def _run_ahead(self, batches: Sequence[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
         """Each batch's probabilities (see ``_run``), in order. While the caller decodes one batch, the
         next already runs in a worker thread: ONNX Runtime and PyTorch release the GIL as they compute,
-        so the decoding (Python) mostly hides behind it (bench/recognize_speed.py)."""
+        so the decoding (Python) partly hides behind them (bench/recognize_speed.py)."""
+        if len(batches) < 2:
+            yield from map(self._run, batches)
+            return
         with ThreadPoolExecutor(max_workers=1) as worker:
-            running = None
-            for batch in batches:
+            running = worker.submit(self._run, batches[0])
+            for batch in batches[1:]:
                 following = worker.submit(self._run, batch)
-                if running is not None:
-                    yield running.result()
-                running = following
-            if running is not None:
                 yield running.result()
+                running = following
+            yield running.result()
 
     def _run(self, resized: list[np.ndarray]) -> list[np.ndarray]:
         """One model call; each line's probabilities without the steps that only saw padding."""
@@ -205,7 +206,7 @@ class Recognizer:
         """Read lines already resized by ``self.preprocess.resize`` (one model call; no cutting)."""
         return next(self.read_batches([resized]))
 
-    def read_batches(self, batches: Iterable[list[np.ndarray]]) -> Iterator[list[tuple[str, float]]]:
+    def read_batches(self, batches: Sequence[list[np.ndarray]]) -> Iterator[list[tuple[str, float]]]:
         """``read_batch`` of each batch in turn, the next batch running while this one is decoded."""
         for probabilities in self._run_ahead(batches):
             yield [(p.text, p.confidence) for p in (self._decode_line([probs], []) for probs in probabilities)]
