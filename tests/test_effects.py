@@ -85,6 +85,16 @@ def test_a_warp_bends_the_strokes_without_tearing_or_losing_them():
         assert warped[BAR[1] - 3 : BAR[3] + 3].sum() > 0.95 * warped.sum()  # moved by a few pixels at most
 
 
+def test_a_warp_keeps_strokes_at_the_edges_on_the_canvas():
+    line = Image.new("RGB", (320, 48), PAPER)
+    ImageDraw.Draw(line).rectangle((40, 45, 279, 47), fill=INK)  # a leader of ___ on a tight crop's last rows
+    ink = (255 - np.asarray(line.convert("L"), dtype=np.float32)).sum()
+    for seed in range(20):
+        out = apply_effects(line, PAPER, random.Random(seed), _only("warp"))
+        kept = (255 - np.asarray(out.convert("L"), dtype=np.float32)).sum()
+        assert kept == pytest.approx(ink, rel=0.05)
+
+
 def test_other_modes_come_out_rgb():
     grey = _line().convert("L")
     assert apply_effects(grey, PAPER, random.Random(0)).mode == "RGB"

@@ -73,14 +73,17 @@ def apply_effects(
 
 
 def _warp(pixels: np.ndarray, warp: Warp, background: RGB, rng: random.Random) -> np.ndarray:
-    """A mesh of cells whose shared corners move at random: strokes bend smoothly, nothing tears."""
+    """A mesh of cells whose shared corners move at random: strokes bend smoothly, nothing tears.
+    Points on the border move only along it, so no ink near an edge is pushed off the canvas."""
     height, width = pixels.shape[:2]
     columns = max(1, round(width / (rng.uniform(*warp.cell) * height)))
     rows = rng.randint(*warp.rows)
     reach = rng.uniform(*warp.strength) * height
     xs = [width * i / columns for i in range(columns + 1)]
     ys = [height * j / rows for j in range(rows + 1)]
-    moved = [[(x + rng.uniform(-reach, reach), y + rng.uniform(-reach, reach)) for y in ys] for x in xs]
+    moved = [[(x if i in (0, columns) else x + rng.uniform(-reach, reach),
+               y if j in (0, rows) else y + rng.uniform(-reach, reach)) for j, y in enumerate(ys)]
+             for i, x in enumerate(xs)]
     mesh = [((round(xs[i]), round(ys[j]), round(xs[i + 1]), round(ys[j + 1])),
              (*moved[i][j], *moved[i][j + 1], *moved[i + 1][j + 1], *moved[i + 1][j]))  # Pillow's quad order
             for i in range(columns) for j in range(rows)]
