@@ -102,13 +102,8 @@ def _advance(beam: dict[str, Entry], step: list[tuple[str | None, float]], lm: C
             if reach > NEG_INF and reach + lm_score >= floor:
                 if next_logp is None:
                     next_logp = lm.following(tail)
-                extended = prefix + ch
-                score = lm_score + alpha * next_logp[ch] + beta
-                entry = following.get(extended)
-                if entry is None:
-                    following[extended] = [NEG_INF, reach, score, (tail + ch)[len(tail) + 1 - keep :] if keep else ""]
-                else:
-                    entry[1] = _logsumexp(entry[1], reach)
+                _add(following, prefix + ch, NEG_INF, reach, lm_score + alpha * next_logp[ch] + beta,
+                     (tail + ch)[len(tail) + 1 - keep :] if keep else "")
     return following
 
 
