@@ -77,6 +77,38 @@ def test_letter_spacing_widens_the_line_by_the_gaps_between_clusters(fonts):
     assert spaced[1] == plain[1]
 
 
+@pytest.mark.parametrize("tracking", [0, 10])
+def test_a_widened_space_adds_its_pixels_to_the_line_and_keeps_the_runs_shaped(fonts, tracking):
+    face = ImageFont.truetype(str(font_named(fonts, "Garuda").path), 40, layout_engine=ImageFont.Layout.RAQM)
+    margins = (0.0, 0.0, 0.0, 0.0)
+    plain = render._layout("ราคา 12.50", face, margins, tracking=tracking)
+    gapped = render._layout("ราคา 12.50", face, margins, tracking=tracking, spaces={4: 120.0})
+    assert abs(gapped.size[0] - plain.size[0] - 120) <= 2
+    assert gapped.size[1] == plain.size[1]
+    if not tracking:  # two runs, each shaped whole
+        assert len(gapped.masks) == 2
+
+
+def test_free_print_never_widens_spaces_and_draws_nothing(fonts):
+    rng = random.Random(3)
+    state = rng.getstate()
+    assert render._wide_spaces("รวม 120.00 บาท", rng, render.PRINT_STYLES["free"], 30.0) == {}
+    assert rng.getstate() == state
+
+
+def test_document_print_sets_some_lines_with_a_column_gap_and_some_justified(fonts):
+    style = render.PRINT_STYLES["document"]
+    text = "รวม 120.00 บาท"
+    drawn = [render._wide_spaces(text, random.Random(seed), style, 30.0) for seed in range(400)]
+    gaps = [spaces for spaces in drawn if len(spaces) == 1]
+    justified = [spaces for spaces in drawn if len(spaces) == 2]
+    assert 30 <= len(gaps) <= 90 and 30 <= len(justified) <= 90  # 15% each
+    assert all(30.0 * low <= width <= 30.0 * high for spaces in gaps for width in spaces.values()
+               for low, high in [style.column_gap])
+    assert all(set(spaces) == {3, 10} and len(set(spaces.values())) == 1 for spaces in justified)
+    assert render._wide_spaces("ไม่มีช่องว่าง", random.Random(0), style, 30.0) == {}
+
+
 def test_a_stroke_widens_the_ink_box_by_its_width_each_side(fonts):
     face = ImageFont.truetype(str(font_named(fonts, "Garuda").path), 40, layout_engine=ImageFont.Layout.RAQM)
     plain = render._layout("๑๒๓", face, (0.1, 0.1, 0.1, 0.1))

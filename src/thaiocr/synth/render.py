@@ -75,7 +75,8 @@ def render_line(
     tracking = _random_tracking(rng, ink_height)
     stroke = 1 if face.size >= MIN_STROKE_SIZE and rng.random() < STROKE_PROBABILITY else 0
     foreground, background = _random_colours(rng, style)
-    layout = _layout(text, face, margins, tracking, stroke)
+    spaces = _wide_spaces(text, rng, style, ink_height)
+    layout = _layout(text, face, margins, tracking, stroke, spaces)
     image = make_background(layout.size, background, rng, effects)
     keep_clear = _mark_zone(layout, face)
     decorate(image, keep_clear, foreground, rng, effects, neighbour=lambda: _coverage(layout))
@@ -101,6 +102,23 @@ def _random_tracking(rng: random.Random, ink_height: float) -> int:
     return round(rng.uniform(*TRACKING_RANGE) * ink_height)
 
 
+def _wide_spaces(text: str, rng: random.Random, style: PrintStyle, ink_height: float) -> dict[int, float]:
+    """Extra pixels after some of the text's spaces, by their index: a column gap, a justified line, or none.
+
+    Nothing is drawn from ``rng`` for a style that never widens spaces, so its lines stay as they were.
+    """
+    if not (style.column_gap_probability or style.justified_probability):
+        return {}
+    spaces = [index for index, char in enumerate(text) if char == " "]
+    draw = rng.random()
+    if not spaces or draw >= style.column_gap_probability + style.justified_probability:
+        return {}
+    if draw < style.column_gap_probability:
+        return {rng.choice(spaces): rng.uniform(*style.column_gap) * ink_height}
+    extra = rng.uniform(*style.justified) * ink_height
+    return dict.fromkeys(spaces, extra)
+
+
 def _face_for_ink_height(path: Path, text: str, ink_height: float) -> ImageFont.FreeTypeFont:
     _, top, _, bottom = _raqm_font(path, REFERENCE_SIZE).getbbox(text)
     size = round(REFERENCE_SIZE * ink_height / max(bottom - top, 1))
@@ -120,8 +138,15 @@ def _tinted(rng: random.Random, level: int, tint: int) -> RGB:
 
 
 def _layout(text: str, face: ImageFont.FreeTypeFont, margins: tuple[float, float, float, float],
-            tracking: int = 0, stroke: int = 0) -> _Layout:
-    pieces = _place_clusters(text, face, tracking) if tracking else [(text, 0.0)]
+            tracking: int = 0, stroke: int = 0, spaces: dict[int, float] | None = None) -> _Layout:
+    """``spaces``: extra pixels after the characters at these indices (see :func:`_wide_spaces`)."""
+    spaces = spaces or {}
+    if tracking:
+        pieces = _place_clusters(text, face, tracking, spaces)
+    elif spaces:
+        pieces = _place_runs(text, face, spaces)
+    else:
+        pieces = [(text, 0.0)]
     rendered = [_rasterise(piece, x, face, stroke) for piece, x in pieces]
     left, top, right, bottom = _union_box(rendered)
     # At least 1 px each side: the masks hold every anti-aliased pixel, but a margin keeps ink off the edge.
@@ -205,10 +230,25 @@ def text_clusters(text: str) -> list[str]:
     return clusters
 
 
-def _place_clusters(text: str, face: ImageFont.FreeTypeFont, tracking: int) -> list[tuple[str, float]]:
-    """Each cluster with its pen position: its own advance plus ``tracking`` pixels after it."""
-    pieces, x = [], 0.0
+def _place_clusters(text: str, face: ImageFont.FreeTypeFont, tracking: int,
+                    spaces: dict[int, float]) -> list[tuple[str, float]]:
+    """Each cluster with its pen position: its own advance plus ``tracking`` pixels after it (and the
+    extra pixels ``spaces`` gives the character it starts at)."""
+    pieces, x, start = [], 0.0, 0
     for cluster in text_clusters(text):
         pieces.append((cluster, x))
-        x += face.getlength(cluster) + tracking
+        x += face.getlength(cluster) + tracking + spaces.get(start, 0.0)
+        start += len(cluster)
+    return pieces
+
+
+def _place_runs(text: str, face: ImageFont.FreeTypeFont, spaces: dict[int, float]) -> list[tuple[str, float]]:
+    """The text cut after each widened space, each run shaped whole at its pen position."""
+    pieces, x, start = [], 0.0, 0
+    for end in [*sorted(index + 1 for index in spaces), len(text)]:
+        run = text[start:end]
+        if run:
+            pieces.append((run, x))
+            x += face.getlength(run) + spaces.get(end - 1, 0.0)
+        start = end
     return pieces

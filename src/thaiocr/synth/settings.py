@@ -21,19 +21,29 @@ from thaiocr.synth.textsource import SourceSpec, check_spec
 @dataclass(frozen=True)
 class PrintStyle:
     """How a line is printed: the grey levels its ink and paper are drawn from (before a tint of up to
-    ``tint`` levels per channel) and how often it is light on dark."""
+    ``tint`` levels per channel), how often it is light on dark, and how often its spaces are set wide.
+
+    A *column gap* widens one space by ``column_gap`` ink heights, as a receipt or form pads an item
+    to its price; *justified* lines widen every space by ``justified`` ink heights, as a justified
+    paragraph does. The label keeps a single space either way: a wide blank is still one space.
+    """
 
     ink: tuple[int, int] = (0, 80)
     paper: tuple[int, int] = (175, 255)
     tint: int = 25
     inverted_probability: float = 0.15
+    column_gap_probability: float = 0.0
+    column_gap: tuple[float, float] = (1.0, 12.0)
+    justified_probability: float = 0.0
+    justified: tuple[float, float] = (0.1, 0.6)
 
 
 # "free": signs, labels, screens and posters in any colour; "document": dark, nearly neutral ink on
 # white or grey paper, as letters, forms, books and receipts are printed.
 PRINT_STYLES = {
     "free": PrintStyle(),
-    "document": PrintStyle(ink=(0, 60), paper=(200, 255), tint=6, inverted_probability=0.0),
+    "document": PrintStyle(ink=(0, 60), paper=(200, 255), tint=6, inverted_probability=0.0,
+                           column_gap_probability=0.15, justified_probability=0.15),
 }
 
 LOOK_KEYS = ("weight", "print", "source", "effects")
