@@ -301,3 +301,12 @@ def test_receipt_lines_hold_prices_rules_and_codes():
     assert rules and priced and coded
     assert len(rules) < len(texts) / 4 and all(len(set(rule.replace(" ", ""))) == 1 for rule in rules)
     assert all("  " not in text for text in texts)  # one space between columns: labels hold no runs
+
+
+def test_receipt_lines_hold_banners_masked_cards_blank_fields_and_attached_quantities():
+    texts = draw_run(TextSource("receipts", THAI_FULL, 40), 0, 600)
+    banners = [text for text in texts if re.fullmatch(r"([-=*])\1{2,} ?[^-=* ]+ ?\1{3,}", text)]
+    cards = [text for text in texts if re.search(r"(x{4}|X{4}|\*{4})[- ]?\d{4} ", text)]
+    fields = [text for text in texts if re.search(r"[\u0e01-\u0e4c]\.{4,}|[\u0e01-\u0e4c] \.{4,}$", text)]
+    quantities = [text for text in texts if re.search(r"@\d+ x\d+ ", text)]
+    assert banners and cards and fields and quantities

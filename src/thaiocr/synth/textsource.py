@@ -153,16 +153,20 @@ def _frequent_words(ctx: SourceContext) -> tuple[list[str], list[int]]:
 _RULE_CHARS = "-=*"
 _RECEIPT_WORDS = ("รวม", "ยอดรวม", "รวมทั้งสิ้น", "ส่วนลด", "เงินสด", "เงินทอน", "ภาษีมูลค่าเพิ่ม 7%", "VAT 7%",
                   "TOTAL", "SUBTOTAL", "CASH", "CHANGE", "DISCOUNT", "ราคาสุทธิ", "จำนวน", "บาท", "ชิ้น")
+_VAT_FLAGS = ("N", "V", "T", "E", "*")  # a till's mark after a price: VAT charged or exempt
+_CARD_NAMES = ("VISA", "MASTERCARD", "JCB", "AMEX", "UNIONPAY", "CARD", "บัตรเครดิต", "บัตรเดบิต")
 _CODE_PREFIXES = ("POS#", "TAX ID", "REF:", "เลขที่", "INV", "No.", "Tel.", "โทร.", "สาขา", "RD#", "ID:")
 
 
 def _receipts_source(ctx: SourceContext) -> Generator:
     """What receipts and forms print: item lines with quantities and prices, totals, rules of ``-``
-    ``=`` ``*``, register codes and dates, Thai and English mixed.
+    ``=`` ``*`` alone or around a word, register codes and dates, masked card numbers, form fields
+    left blank with dots, Thai and English mixed.
     """
     thai = ctx.package_corpus(WORDS_FILE)
     english = lines_in_alphabet(english_words(), ctx.charset, ENGLISH_WORDS_FILE)
-    makers = (_item_line, _item_line, _item_line, _total_line, _rule_line, _code_line)
+    makers = (_item_line, _item_line, _item_line, _total_line, _rule_line, _banner_line, _code_line, _card_line,
+              _form_line)
 
     def generate(rng: random.Random, _index: int) -> str:
         return rng.choice(makers)(rng, thai, english)
@@ -175,14 +179,16 @@ def _item_line(rng: random.Random, thai: Sequence[str], english: Sequence[str]) 
     if rng.random() < 0.4:
         name += ("" if name[-1] > "\u0e00" else " ") + rng.choice(thai)
     quantity, price = rng.randint(1, 12), amount_text(rng)
-    return rng.choice((
+    line = rng.choice((
         f"{name} {quantity} x {price}",
         f"{quantity} {name} {price}",
         f"{name} {price}",
         f"{name} @{price}",
+        f"{name} @{rng.randint(1, 999)} x{quantity} {price}",
         f"{name} {rng.choice('.-_') * rng.randint(3, 12)} {price}",
         f"{quantity} {name}",
     ))  # fmt: skip
+    return f"{line} {rng.choice(_VAT_FLAGS)}" if rng.random() < 0.15 else line
 
 
 def _total_line(rng: random.Random, _thai: Sequence[str], _english: Sequence[str]) -> str:
@@ -193,6 +199,28 @@ def _rule_line(rng: random.Random, _thai: Sequence[str], _english: Sequence[str]
     char = rng.choice(_RULE_CHARS)
     rule = (char + " ") * rng.randint(4, 16) if rng.random() < 0.2 else char * rng.randint(6, 36)
     return rule.strip()
+
+
+def _banner_line(rng: random.Random, thai: Sequence[str], english: Sequence[str]) -> str:
+    """A word between two rules, as a receipt marks a copy, a void or its thanks."""
+    word = rng.choice(thai) if rng.random() < 0.7 else rng.choice(english).upper()
+    rule = rng.choice(_RULE_CHARS) * rng.randint(3, 14)
+    return f"{rule} {word} {rule}" if rng.random() < 0.8 else f"{rule}{word}{rule}"
+
+
+def _card_line(rng: random.Random, _thai: Sequence[str], _english: Sequence[str]) -> str:
+    """A card payment: the scheme, the number masked but for its last four digits, the amount."""
+    mask = rng.choice(("xxxx", "XXXX", "****", "xxxx-xxxx-xxxx-", "XXXX XXXX XXXX ", "************"))
+    return f"{rng.choice(_CARD_NAMES)} {mask}{rng.randint(0, 9999):04d} {amount_text(rng)}"
+
+
+def _form_line(rng: random.Random, thai: Sequence[str], _english: Sequence[str]) -> str:
+    """A form's field left blank: a label, maybe hyphenated, then a run of dots, maybe a second label."""
+    label = rng.choice(thai) if rng.random() < 0.6 else f"{rng.choice(thai)}-{rng.choice(thai)}"
+    dots = "." * rng.randint(4, 20)
+    if rng.random() < 0.3:
+        return f"{label}{dots}{rng.choice(thai)}"
+    return f"{label} {dots}" if rng.random() < 0.7 else f"{label}{dots}"
 
 
 def _code_line(rng: random.Random, _thai: Sequence[str], english: Sequence[str]) -> str:
