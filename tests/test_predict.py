@@ -13,7 +13,7 @@ from thaiocr.errors import ThaiOCRError
 from thaiocr.export import export_onnx
 from thaiocr.linecut import cut_line, join_readings
 from thaiocr.model import build_model
-from thaiocr.predict import Prediction, Recognizer, predict_label_file
+from thaiocr.predict import Prediction, Recognizer, Reread, predict_label_file, stretch_width
 from thaiocr.preprocess import Preprocess, open_image
 
 CHARSET = Charset.from_chars(list("0123456789๐๑๒"))
@@ -90,9 +90,30 @@ def test_results_keep_the_input_order(run_dir, images):
 
 def test_batches_read_while_the_next_one_runs_read_as_each_alone(run_dir, images):
     recognizer = Recognizer.from_path(run_dir)
+    recognizer.reread = None  # crowded lines of all batches are read again together
     batches = [[PREPROCESS.resize(image)] for image in images] + [[PREPROCESS.resize(i) for i in images[:3]]]
     assert list(recognizer.read_batches(batches)) == [recognizer.read_batch(batch) for batch in batches]
     assert list(recognizer.read_batches([])) == []
+
+
+def test_crowded_lines_are_read_again_stretched_and_the_rest_once(run_dir, images):
+    plain, rereading = Recognizer.from_path(run_dir), Recognizer.from_path(run_dir)
+    plain.reread = None
+    resized = [PREPROCESS.resize(image) for image in images]
+    rereading.reread = Reread(frames_per_char=0.0)  # no line is that crowded
+    assert [rereading.read_batch([line]) for line in resized] == [plain.read_batch([line]) for line in resized]
+    rereading.reread = Reread(frames_per_char=1000.0, stretch=1.5)  # every line that reads a character is
+    for line in resized:
+        once = plain.read_batch([line])
+        stretched = plain.read_batch([stretch_width(line, 1.5)])
+        assert rereading.read_batch([line]) == (stretched if once[0][0] else once)
+
+
+def test_stretching_a_line_widens_it_and_keeps_its_channels():
+    line = np.zeros((32, 100, 3), dtype=np.uint8)
+    line[:, :, 0] = 200
+    wider = stretch_width(line, 1.15)
+    assert wider.shape == (32, 115, 3) and wider.dtype == np.uint8 and (wider[:, :, 0] == 200).all()
 
 
 def test_a_wide_line_is_read_in_pieces_batched_with_the_other_lines(model, images):
@@ -109,6 +130,7 @@ def test_a_wide_line_is_read_in_pieces_batched_with_the_other_lines(model, image
             return torch.softmax(model(torch.from_numpy(batch)), dim=2).numpy()
 
     recognizer = Recognizer.from_backend(recorded, CHARSET, PREPROCESS, "recorded")
+    recognizer.reread = None  # an untrained model's crowded readings would be read again in another call
     predictions = recognizer([fitting[0], wide, fitting[1]])
     cut = cut_line(PREPROCESS.scale(open_image(wide)), PREPROCESS.max_width)
     assert len(cut.pieces) >= 4 and calls == [2 + len(cut.pieces)]  # every line and piece in one model call
