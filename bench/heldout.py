@@ -1,7 +1,7 @@
 """thaiocr against Tesseract on held-out Thai lines: per set, lines, line accuracy, CER and lines/s.
 
     python bench/heldout.py --model models/thai_general/best_model [--lines 500] [--sets clean,scan]
-        [--no-tesseract] [--by-family] [--decoder auto|beam|greedy] [--greedy-too]
+        [--no-tesseract] [--by-family] [--decoder auto|beam|greedy] [--greedy-too] [--once-too]
 
 The sets are built once into data/heldout/<set>/ (guide layout; again when their settings change)
 and never trained on. Unless said otherwise, a set's fonts are the three families every recipe
@@ -32,7 +32,8 @@ when they are missing. Both outputs are
 scored with the same Thai normalisation (thaiocr.evaluate), which reads a run of spaces as one.
 `--by-family` adds a row per font family under each reader's row. thaiocr decodes as `--decoder`
 says (default: beam search with the model's language model where it has one); `--greedy-too` adds
-a row of the same model decoded greedily.
+a row of the same model decoded greedily, `--once-too` a row of it reading every line once
+(`Recognizer.reread = None`: no second, wider reading of crowded lines).
 """
 
 from __future__ import annotations
@@ -136,9 +137,14 @@ def main() -> None:
     parser.add_argument("--by-family", action="store_true", help="also score each font family")
     parser.add_argument("--decoder", choices=("auto", "beam", "greedy"), default="auto")
     parser.add_argument("--greedy-too", action="store_true", help="also a row of greedy decoding")
+    parser.add_argument("--once-too", action="store_true",
+                        help="also a row reading every line once (no second, wider reading of crowded lines)")
     args = parser.parse_args()
     recognizer = Recognizer.from_path(args.model, decoder=args.decoder)
     greedy = Recognizer.from_path(args.model, decoder="greedy") if args.greedy_too else None
+    once = Recognizer.from_path(args.model, decoder=args.decoder) if args.once_too else None
+    if once:
+        once.reread = None
     tesseract = None if args.no_tesseract else find_tesseract(args.tesseract_lang)
     print(f"{'set':<16} {'reader':<10} {'lines':>6} {'line acc':>9} {'CER':>7} {'lines/s':>8}")
     for name in args.sets:
@@ -146,6 +152,8 @@ def main() -> None:
         readers: dict[str, Callable[[list[Path]], list[str]]] = {"thaiocr": thaiocr_reader(recognizer)}
         if greedy:
             readers["greedy"] = thaiocr_reader(greedy)
+        if once:
+            readers["once"] = thaiocr_reader(once)
         if tesseract:
             readers["tesseract"] = tesseract_reader(tesseract, args.tesseract_lang)
         for reader, read in readers.items():
