@@ -49,6 +49,15 @@ def test_predict_prints_path_text_and_confidence(tiny_run, run_cli) -> None:
     assert all(len(row) == 3 and 0.0 <= float(row[2]) <= 1.0 for row in rows)
 
 
+def test_predict_read_once_reads_as_a_recognizer_that_reads_once(tiny_run, run_cli) -> None:
+    images = val_images(tiny_run.val_labels, 6)
+    once = Recognizer(tiny_run.best_model, reread=False)
+    assert once.reread is None and Recognizer(tiny_run.best_model).reread is not None
+    code, out, _ = run_cli("predict", "--model", tiny_run.best_model, "--read-once", *images)
+    assert code == 0
+    assert [line.split("\t")[1] for line in out.splitlines()] == [p.text for p in once(images)]
+
+
 def test_predict_a_label_file_writes_one_line_per_label(tiny_run, run_cli, tmp_path) -> None:
     out_file = tmp_path / "predictions.tsv"
     code, out, _ = run_cli("predict", "--model", tiny_run.run_dir / "best_accuracy.pt",

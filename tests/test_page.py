@@ -197,7 +197,10 @@ def test_cli_ocr_prints_the_text_in_reading_order(run_cli, page_file, detector, 
     monkeypatch.setattr(PageReader, "from_paths", from_paths)
     code, out, _ = run_cli("ocr", page_file, "--model", "some/model.onnx")
     assert code == 0 and out == "5\n5\n5\n"
-    assert asked == {"model": Path("some/model.onnx"), "detector": "ppocrv4", "boxes_only": False, "decoder": "auto"}
+    assert asked == {"model": Path("some/model.onnx"), "detector": "ppocrv4", "boxes_only": False, "decoder": "auto",
+                     "reread": True}
+    code, _, _ = run_cli("ocr", page_file, "--model", "some/model.onnx", "--read-once")
+    assert code == 0 and asked["reread"] is False
 
 
 def test_cli_ocr_missing_model_is_a_clear_error(run_cli, page_file, tmp_path):

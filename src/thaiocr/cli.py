@@ -67,6 +67,9 @@ def _add_decoder_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", choices=("auto", "beam", "greedy"), default="auto",
                    help="beam: weigh readings with the language model (charlm.gz) beside the model; greedy: "
                         "faster, without it; auto (default): beam where the model has one")
+    p.add_argument("--read-once", action="store_true",
+                   help="read every line once: faster, without the second, wider reading of lines whose "
+                        "letters came out crowded")
 
 
 def _add_max_pixels_arg(p: argparse.ArgumentParser) -> None:

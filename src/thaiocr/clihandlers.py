@@ -225,7 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from thaiocr.evaluate import evaluate_label_file
     from thaiocr.predict import Recognizer
 
-    recognizer = Recognizer(args.model, decoder=args.decoder)
+    recognizer = Recognizer(args.model, decoder=args.decoder, reread=not args.read_once)
     metrics, lines = evaluate_label_file(recognizer, args.labels, batch_size=args.batch_size,
                                          max_pixels=args.max_pixels)
     if args.report:
@@ -259,7 +259,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from thaiocr.predict import Recognizer, predict_label_file
 
-    recognizer = Recognizer(args.model, decoder=args.decoder)
+    recognizer = Recognizer(args.model, decoder=args.decoder, reread=not args.read_once)
     if args.labels:
         if not args.out:
             raise ThaiOCRError("--labels needs --out P.tsv for the predictions")
@@ -321,7 +321,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     selected = parse_pages(args.pages) if args.pages else None
     with SearchablePdf() if args.pdf else nullcontext() as pdf:  # no Thai font: fails before models load
         reader = PageReader.from_paths(model=args.model, detector=args.detector, boxes_only=args.boxes_only,
-                                        decoder=args.decoder)
+                                        decoder=args.decoder, reread=not args.read_once)
         failed, total = _ocr_pages(reader, args, selected, pdf)
         if pdf is not None:
             _save_pdf(pdf, args.pdf)
@@ -393,7 +393,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     max_images=args.max_images, decode_slots=args.decode_slots)
     serve(args.model, host=args.host, port=args.port, limits=limits, max_batch=args.max_batch,
           batch_wait_ms=args.batch_wait_ms, threads=args.threads, detector=args.detector,
-          decoder=args.decoder)
+          decoder=args.decoder, reread=not args.read_once)
     return 0
 
 

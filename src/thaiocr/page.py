@@ -106,12 +106,14 @@ class PageReader:
 
     @classmethod
     def from_paths(cls, model: str | Path | None = None, detector: str | Path = DEFAULT_DETECTOR,
-                   num_threads: int | None = None, boxes_only: bool = False, decoder: str = "auto") -> PageReader:
+                   num_threads: int | None = None, boxes_only: bool = False, decoder: str = "auto",
+                   reread: bool = True) -> PageReader:
         """``model``: a recogniser (``.onnx``, model folder or ``.pt``; None or a shipped name: that shipped model);
         ``detector``: a name from :data:`~thaiocr.det.detector.DETECTORS` or a DB detector's ``.onnx`` file;
-        ``boxes_only``: detect without reading; ``decoder``: as :class:`~thaiocr.predict.Recognizer` takes it."""
+        ``boxes_only``: detect without reading; ``decoder``, ``reread``: as :class:`~thaiocr.predict.Recognizer`
+        takes them."""
         found = _detector(detector, num_threads)  # first: a bad detector name fails before a model loads
-        return cls(found, None if boxes_only else Recognizer(model, num_threads, decoder))
+        return cls(found, None if boxes_only else Recognizer(model, num_threads, decoder, reread))
 
     def __call__(self, image: Image.Image) -> PageResult:
         image = image.convert("RGB")

@@ -81,16 +81,18 @@ class Recognizer:
     (``charlm.gz``, made by ``thaiocr lm``) in the model's folder, ``greedy`` takes the likeliest
     class at each step (faster), ``auto`` the first where the folder has a language model.
     A prediction's confidence is the network's own: the mean probability of the greedy path.
+    ``reread``: read crowded lines a second time, wider (:class:`Reread`); False reads each line once
+    (faster). ``self.reread`` holds the settings (None: off).
     ``quantization`` says how an int8 export was made (``thaiocr export --int8``); None for float32.
     """
 
     def __init__(self, model: str | Path | None = None, num_threads: int | None = None,
-                 decoder: str = "auto") -> None:
+                 decoder: str = "auto", reread: bool = True) -> None:
         path = named_model_path(model)
         self._backend, self._charset, self._preprocess, self.source, self.quantization = _load(path, num_threads)
         self.lm = _language_model(Path(self.source), self._charset, decoder)
         self.beam = BeamSettings()
-        self.reread: Reread | None = Reread()
+        self.reread: Reread | None = Reread() if reread else None
 
     @property
     def charset(self) -> Charset:
@@ -103,8 +105,9 @@ class Recognizer:
     # --- construction -----------------------------------------------------------------------
 
     @classmethod
-    def from_path(cls, path: str | Path, num_threads: int | None = None, decoder: str = "auto") -> Recognizer:
-        return cls(path, num_threads, decoder)
+    def from_path(cls, path: str | Path, num_threads: int | None = None, decoder: str = "auto",
+                  reread: bool = True) -> Recognizer:
+        return cls(path, num_threads, decoder, reread)
 
     @classmethod
     def from_backend(cls, backend: Backend, charset: Charset, preprocess: Preprocess, source: str,

@@ -506,16 +506,16 @@ class RequestLog:
 
 def serve(model: Path | None, host: str = "127.0.0.1", port: int = 8080, limits: Limits | None = None,
           max_batch: int = 32, batch_wait_ms: float = 2.0, threads: int | None = None,
-          detector: str | Path | None = None, decoder: str = "auto") -> None:
+          detector: str | Path | None = None, decoder: str = "auto", reread: bool = True) -> None:
     """Load the model (and, with a detector, a page reader), then serve until SIGINT/SIGTERM;
-    in-flight requests finish first. ``decoder``: as :class:`~thaiocr.predict.Recognizer` takes it."""
+    in-flight requests finish first. ``decoder``, ``reread``: as :class:`~thaiocr.predict.Recognizer` takes them."""
     import uvicorn
 
     _log_to_stderr()
     model = resolve_model(model)
     threads = threads or default_threads()
-    recognizer = Recognizer.from_path(model, num_threads=threads, decoder=decoder)
-    page_reader = _page_reader(model, detector, threads, decoder) if detector else None
+    recognizer = Recognizer.from_path(model, num_threads=threads, decoder=decoder, reread=reread)
+    page_reader = _page_reader(model, detector, threads, decoder, reread) if detector else None
     app = create_app(recognizer, page_reader, limits, max_batch=max_batch, batch_wait_ms=batch_wait_ms)
     log.info("loaded %s (%d classes, input height %d); page mode %s", recognizer.source,
              recognizer.charset.num_classes, recognizer.preprocess.height, "on" if page_reader else "off")
@@ -528,10 +528,11 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def _page_reader(model: Path, detector: str | Path, threads: int, decoder: str) -> PageReaderLike:
+def _page_reader(model: Path, detector: str | Path, threads: int, decoder: str, reread: bool) -> PageReaderLike:
     from thaiocr.page import PageReader
 
-    return PageReader.from_paths(model=model, detector=detector, num_threads=threads, decoder=decoder)
+    return PageReader.from_paths(model=model, detector=detector, num_threads=threads, decoder=decoder,
+                                 reread=reread)
 
 
 def _log_to_stderr() -> None:
