@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="names, each optionally with :LIMIT (default: %(default)s)")
     parser.add_argument("--model", default="shipped", help="the recogniser (default: the shipped thai_general)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--read-once", action="store_true", help="no second, wider reading of crowded lines")
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--tesseract-lang", default="tha")
     parser.add_argument("--json", type=Path, default=None, help="write every page's figures here")
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{sum(len(p['lines']) for p in pages)} lines, {sum(len(compared(p['text'])) for p in pages)} characters")
     print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.2f} at the start; threads {args.threads}")
 
-    recognizer = Recognizer(args.model, args.threads)
+    recognizer = Recognizer(args.model, args.threads, reread=not args.read_once)
     results: dict[str, list[PageScore]] = {}
     for spec in [d for d in args.detectors.split(",") if d]:
         detector = TimedDetector(load_named_detector(spec, args.threads))
