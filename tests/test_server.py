@@ -149,6 +149,7 @@ def test_live_ping_and_model_description(live_url, tiny_run):
     assert info["input"]["height"] == 32 and info["input"]["image_shape"] == [3, 32, 96]
     assert info["source"].endswith("inference.onnx") and info["name"] == "run"
     assert info["page_mode"] is False and info["decoder"] == "greedy"  # the tiny run has no charlm.gz
+    assert info["reread_crowded_lines"] is True
     assert info["quantization"] is None  # a float32 export
 
 

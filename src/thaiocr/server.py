@@ -319,6 +319,7 @@ class OCRService:
             "dict_sha256": charset.dict_sha256,
             "num_classes": charset.num_classes,
             "decoder": self.recognizer.decoder,
+            "reread_crowded_lines": self.recognizer.reread is not None,
             "quantization": self.recognizer.quantization,
             "input": {"height": preprocess.height, "max_width": preprocess.max_width,
                       "image_shape": preprocess.image_shape, "channel_order": "BGR"},
