@@ -168,6 +168,7 @@ class Recognizer:
         """Each line's reading: the pieces (numbered across lines) run in ``chunks``, and a line is
         decoded as soon as its last piece is in, while the next chunk runs. Crowded lines (see
         :class:`Reread`) are read again, stretched, at the end."""
+        settings = self.reread if reread else None
         pieces = [piece for line in lines for piece in line.pieces]
         line_of = [n for n, line in enumerate(lines) for _ in line.pieces]
         starts = list(itertools.accumulate((len(line.pieces) for line in lines), initial=0))
@@ -183,13 +184,12 @@ class Recognizer:
                 if missing[n]:
                     continue
                 line_outputs = outputs[starts[n] : starts[n + 1]]
-                if reread and self.reread is not None and self._crowded(line_outputs, self.reread):
+                if settings is not None and self._crowded(line_outputs, settings):
                     crowded.append(n)
                 else:
                     predictions[n] = self._decode_line(line_outputs, lines[n].separators)
-        if crowded:
-            assert self.reread is not None
-            wider = [_stretched(lines[n], self.reread.stretch) for n in crowded]
+        if crowded and settings is not None:
+            wider = [_stretched(lines[n], settings.stretch) for n in crowded]
             for n, prediction in zip(crowded, self._read_lines(wider, max(map(len, chunks)), reread=False),
                                      strict=True):
                 predictions[n] = prediction
@@ -246,7 +246,8 @@ class Recognizer:
                                f"[N, T, {self._charset.num_classes}]: model and dict do not match")
 
     def read_batch(self, resized: list[np.ndarray]) -> list[tuple[str, float]]:
-        """Read lines already resized by ``self.preprocess.resize`` (one model call; no cutting)."""
+        """Read lines already resized by ``self.preprocess.resize`` (one model call, a second for crowded
+        lines; no cutting)."""
         return self.read_batches([resized])[0]
 
     def read_batches(self, batches: Sequence[list[np.ndarray]]) -> list[list[tuple[str, float]]]:
