@@ -33,7 +33,7 @@ scored with the same Thai normalisation (thaiocr.evaluate), which reads a run of
 `--by-family` adds a row per font family under each reader's row. thaiocr decodes as `--decoder`
 says (default: beam search with the model's language model where it has one); `--greedy-too` adds
 a row of the same model decoded greedily, `--once-too` a row of it reading every line once
-(`Recognizer.reread = None`: no second, wider reading of crowded lines).
+(`Recognizer(reread=False)`: no second, wider reading of crowded lines).
 """
 
 from __future__ import annotations
@@ -142,9 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     recognizer = Recognizer.from_path(args.model, decoder=args.decoder)
     greedy = Recognizer.from_path(args.model, decoder="greedy") if args.greedy_too else None
-    once = Recognizer.from_path(args.model, decoder=args.decoder) if args.once_too else None
-    if once:
-        once.reread = None
+    once = Recognizer.from_path(args.model, decoder=args.decoder, reread=False) if args.once_too else None
     tesseract = None if args.no_tesseract else find_tesseract(args.tesseract_lang)
     print(f"{'set':<16} {'reader':<10} {'lines':>6} {'line acc':>9} {'CER':>7} {'lines/s':>8}")
     for name in args.sets:

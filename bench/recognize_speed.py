@@ -11,7 +11,7 @@ unless --model names another. Prints two figures, the median of --rounds rounds:
   (`Recognizer.read_batches`: the next batch runs while this one is decoded, as in end to end);
 once per decoder of --decoders (default: beam with the model's language model, where it has one,
 and greedy). Crowded lines are read a second time, wider, as `Recognizer` does by default;
-`--read-once` times reading every line once (`Recognizer.reread = None`).
+`--read-once` times reading every line once (`Recognizer(reread=False)`).
 """
 
 from __future__ import annotations
@@ -43,9 +43,7 @@ def main() -> None:
     paths, _ = build_set(args.data / "speed", args.lines, *SETS["clean"])
     images = [Image.open(path).convert("RGB") for path in paths]
     for decoder in dict.fromkeys(args.decoders.split(",")):
-        recognizer = Recognizer(args.model, num_threads=args.threads, decoder=decoder)
-        if args.read_once:
-            recognizer.reread = None
+        recognizer = Recognizer(args.model, num_threads=args.threads, decoder=decoder, reread=not args.read_once)
         _time(recognizer, paths, images, args)
 
 

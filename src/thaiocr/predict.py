@@ -184,21 +184,17 @@ class Recognizer:
                 if missing[n]:
                     continue
                 line_outputs = outputs[starts[n] : starts[n + 1]]
-                if settings is not None and self._crowded(line_outputs, settings):
+                greedy = self._greedy(line_outputs)
+                if settings is not None and _crowded(line_outputs, greedy, settings):
                     crowded.append(n)
                 else:
-                    predictions[n] = self._decode_line(line_outputs, lines[n].separators)
+                    predictions[n] = self._decode_line(line_outputs, lines[n].separators, greedy)
         if crowded and settings is not None:
             wider = [_stretched(lines[n], settings.stretch) for n in crowded]
             for n, prediction in zip(crowded, self._read_lines(wider, max(map(len, chunks)), reread=False),
                                      strict=True):
                 predictions[n] = prediction
         return predictions
-
-    def _crowded(self, outputs: list[np.ndarray], reread: Reread) -> bool:
-        """Whether the line's greedy reading has fewer than ``reread.frames_per_char`` steps per character."""
-        characters = sum(len(self._charset.decode_greedy(probs[None])[0][0]) for probs in outputs)
-        return characters > 0 and sum(len(probs) for probs in outputs) < reread.frames_per_char * characters
 
     def _run_ahead(self, batches: Sequence[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
         """Each batch's probabilities (see ``_run``), in order. While the caller decodes one batch, the
@@ -223,8 +219,13 @@ class Recognizer:
         return [line[: min(len(line), math.ceil(len(line) * image.shape[1] / widest) + 1)]
                 for line, image in zip(probs, resized, strict=True)]
 
-    def _decode_line(self, pieces: list[np.ndarray], separators: list[str]) -> Prediction:
-        greedy = [self._charset.decode_greedy(probs[None])[0] for probs in pieces]
+    def _greedy(self, pieces: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Each piece's greedy reading and confidence."""
+        return [self._charset.decode_greedy(probs[None])[0] for probs in pieces]
+
+    def _decode_line(self, pieces: list[np.ndarray], separators: list[str],
+                     greedy: list[tuple[str, float]]) -> Prediction:
+        """The line's text (beam search where there is a language model, else ``greedy``'s) and confidence."""
         texts = [text for text, _ in greedy]
         if self.lm is not None:
             texts = self._beam_texts(self.lm, pieces, separators)
@@ -258,6 +259,12 @@ class Recognizer:
         chunks = [list(range(start, end)) for start, end in itertools.pairwise(bounds) if end > start]
         readings = [(p.text, p.confidence) for p in self._read_in_chunks(lines, chunks)]
         return [readings[start:end] for start, end in itertools.pairwise(bounds)]
+
+
+def _crowded(pieces: list[np.ndarray], greedy: list[tuple[str, float]], reread: Reread) -> bool:
+    """Whether the line's greedy reading has fewer than ``reread.frames_per_char`` steps per character."""
+    characters = sum(len(text) for text, _ in greedy)
+    return characters > 0 and sum(len(probs) for probs in pieces) < reread.frames_per_char * characters
 
 
 def _stretched(line: LinePieces, factor: float) -> LinePieces:
