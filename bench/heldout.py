@@ -14,7 +14,7 @@ titles, numbers and mixed text does not use), written 48 px high:
   training does use (Debian's and the font wheels', so every set-up has them). The gap between it
   and `clean` is what unseen letter shapes cost; what it misses itself is not down to fonts.
 The bench-built sets below are printed as documents are (dark, nearly neutral ink on white or grey
-paper, thaiocr.synth.render.PRINT_STYLES["document"]):
+paper, bench/heldout_lines.py's PRINT_STYLES["document"], which sets no space wide):
 - `scan`: the `clean` names as a scan or a phone photo gives them: printed on paper, shrunk so the
   ink is only 14-24 px high, grey, then tilted up to 1.5 degrees, unevenly lit, blurred, at low
   contrast, noisy and JPEG-compressed (quality 25-50) at that size, and enlarged back to 48 px.

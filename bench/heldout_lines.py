@@ -27,12 +27,20 @@ from thaiocr.synth.effects import RGB, apply_effects
 from thaiocr.synth.effectsettings import EffectSettings
 from thaiocr.synth.fonts import FontInfo
 from thaiocr.synth.lines import IMAGE_FORMATS, IMAGE_ROOT, FontPicker, pick_text_and_font, sample_seed, scale_to_height
-from thaiocr.synth.render import PRINT_STYLES, render_line
+from thaiocr.synth.render import render_line
+from thaiocr.synth.settings import PrintStyle
 
 # Bump when a recipe's images for the same settings change: the bench rebuilds its sets.
 # 2: the print style (documents are dark ink on light paper).
 VERSION = 2
 SPLIT = "val"
+# The sets' own print styles, written out so that the sets stay what earlier figures were measured on
+# when training's styles change (thaiocr.synth.settings.PRINT_STYLES: its `document` style set some
+# spaces wide from stop 34 on, which these sets never had).
+PRINT_STYLES = {
+    "free": PrintStyle(ink=(0, 80), paper=(175, 255), tint=25, inverted_probability=0.15),
+    "document": PrintStyle(ink=(0, 60), paper=(200, 255), tint=6, inverted_probability=0.0),
+}
 
 
 class Texts(Protocol):
@@ -48,7 +56,7 @@ class LineRecipe:
     """The steps from a text to an image, in order; a step left at None is skipped.
 
     The line is rendered ``render_height`` to twice that high in the ``print`` style
-    (thaiocr.synth.render.PRINT_STYLES) with the set's effects; shrunk (or
+    (this module's PRINT_STYLES) with the set's effects; shrunk (or
     enlarged) so that its ink is ``ink_height`` px high (drawn from the range); made grey when
     ``grayscale``; passed through the ``after`` effect chain at that size; its width multiplied by
     ``narrow``; and scaled to ``written_height`` px high (None: kept at its own size). ``texts``
@@ -65,7 +73,8 @@ class LineRecipe:
     written_height: int | None = 48
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "after": self.after.to_dict() if self.after else None}
+        return {**asdict(self), "after": self.after.to_dict() if self.after else None,
+                "print_style": asdict(PRINT_STYLES[self.print])}
 
 
 def make_line(
