@@ -2,15 +2,18 @@
 
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from heldout_lines import ink_extent, scale_ink  # noqa: E402
+from heldout_lines import LineRecipe, ink_extent, make_line, scale_ink  # noqa: E402
 from heldout_text import PROSE_LENGTH, RECEIPT_KINDS, ProseLines, ReceiptLines, cells, columns  # noqa: E402
 from thaiocr.charset import Charset, normalize_text  # noqa: E402
+from thaiocr.synth import settings  # noqa: E402
 from thaiocr.synth.corpora import has_orphan_mark  # noqa: E402
 from thaiocr.synth.effectsettings import EffectSettings  # noqa: E402
 from thaiocr.synth.fonts import discover_fonts  # noqa: E402
@@ -53,3 +56,18 @@ def test_scale_ink_sets_the_ink_height():
     line = render_line("นายสมชาย ใจดี", font, random.Random(0), 48, EffectSettings.disabled())
     assert abs(ink_extent(scale_ink(line, 18)) - 18) <= 1
     assert abs(ink_extent(scale_ink(line, 40)) - 40) <= 1
+
+
+def test_bench_lines_keep_their_print_style_when_trainings_changes(monkeypatch):
+    """Training's `document` style set spaces wide from stop 34 on; the held-out sets must not follow it."""
+    font = next(f for f in discover_fonts() if f.family == "Laksaman")
+    recipe = LineRecipe("receipt", "document")
+
+    def drawn() -> np.ndarray:
+        return np.asarray(make_line("รวม 120.00 บาท", font, random.Random(3), EffectSettings.disabled(), recipe))
+
+    before = drawn()
+    widened = replace(settings.PRINT_STYLES["document"], column_gap_probability=1.0, column_gap=(8.0, 8.0))
+    monkeypatch.setitem(settings.PRINT_STYLES, "document", widened)
+    assert np.array_equal(drawn(), before)
+    assert recipe.to_dict()["print_style"]["column_gap_probability"] == 0.0  # in the set's manifest
