@@ -35,8 +35,8 @@ from thaiocr.synth.settings import PrintStyle
 VERSION = 2
 SPLIT = "val"
 # The sets' own print styles, written out so that the sets stay what earlier figures were measured on
-# when training's styles change (thaiocr.synth.settings.PRINT_STYLES: its `document` style set some
-# spaces wide from stop 34 on, which these sets never had).
+# when training's styles change (thaiocr.synth.settings.PRINT_STYLES: its `document` style came to
+# set some spaces wide, which these sets never had).
 PRINT_STYLES = {
     "free": PrintStyle(ink=(0, 80), paper=(175, 255), tint=25, inverted_probability=0.15),
     "document": PrintStyle(ink=(0, 60), paper=(200, 255), tint=6, inverted_probability=0.0),

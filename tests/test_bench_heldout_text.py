@@ -59,7 +59,7 @@ def test_scale_ink_sets_the_ink_height():
 
 
 def test_bench_lines_keep_their_print_style_when_trainings_changes(monkeypatch):
-    """Training's `document` style set spaces wide from stop 34 on; the held-out sets must not follow it."""
+    """Training's `document` style came to set some spaces wide; the held-out sets must not follow it."""
     font = next(f for f in discover_fonts() if f.family == "Laksaman")
     recipe = LineRecipe("receipt", "document")
 
