@@ -110,6 +110,16 @@ def test_without_the_language_models_weight_the_beam_reads_what_the_network_is_s
     assert beam_decode(probs, THAI.chars, lm_of(SPELLED), BeamSettings(alpha=0.0)) == greedy(probs) == "ไคค้"
 
 
+def test_a_half_seen_stacked_mark_is_kept_a_half_seen_letter_is_not():
+    """The mark bonus: a tone mark the network gives 0.4 beside a blank's 0.6 is read; a letter is not."""
+    mark = steps({"ไ": 0.9}, {"": 0.9}, {"ด": 0.9}, {"": 0.6, "้": 0.4}, {"": 0.9})
+    letter = steps({"ไ": 0.9}, {"": 0.9}, {"ด": 0.9}, {"": 0.6, "ค": 0.4}, {"": 0.9})
+    lm, no_lm = lm_of(SPELLED), BeamSettings(alpha=0.0)
+    assert beam_decode(mark, THAI.chars, lm, no_lm) == "ได้"
+    assert beam_decode(mark, THAI.chars, lm, BeamSettings(alpha=0.0, mark_bonus=0.0)) == greedy(mark) == "ได"
+    assert beam_decode(letter, THAI.chars, lm, no_lm) == greedy(letter) == "ได"
+
+
 def test_spaces_read_as_one_and_none_leads_or_trails():
     probs = steps({" ": 0.9}, {"ด": 0.9}, {"ี": 0.9}, {" ": 0.9}, {"": 0.9}, {" ": 0.9}, {"ไ": 0.9},
                   {"ด": 0.9}, {"้": 0.9}, {" ": 0.9})

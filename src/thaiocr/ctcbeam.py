@@ -4,13 +4,16 @@ Greedy decoding keeps the likeliest class at every time step. Where the network 
 letters that differ by a loop or a head (ด/ค, ธ/ช, ย/ข), the beam keeps both readings and lets
 :class:`thaiocr.charlm.CharLM` judge which one Thai spelling allows. A prefix's score is its CTC
 log probability (summed over the alignments that give it) plus ``alpha`` times its language-model
-log probability plus ``beta`` per character.
+log probability plus ``beta`` per character and ``mark_bonus`` per Thai mark written above or below
+its letter.
 
 Settings (alpha 0.4, beta 0, eight prefixes) chosen on tuning lines no benchmark and no training
 source uses (bench/lm_tuning.py: phrases of the Volubilis dictionary's words in the held-out font
 families); alpha 0.4 to 0.6 read them within two points of each other (the model card has the
 figures). An insertion bonus (beta > 0) read them a little better but filled the wide gaps of
-receipt lines with letters the network half-sees there, so it stays 0.
+receipt lines with letters the network half-sees there, so it stays 0. A bonus for the stacked
+marks alone (tone marks, upper and lower vowels; 1.5) keeps the small marks that the language model's
+cost of one more character used to drop (ก่ำ read as กำ), and adds no letter to a gap.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from thaiocr.charlm import END, CharLM
+from thaiocr.charset import COMBINING
 
 NEG_INF = -math.inf
 
@@ -29,6 +33,7 @@ NEG_INF = -math.inf
 class BeamSettings:
     alpha: float = 0.4  # weight of the language model's log probability
     beta: float = 0.0  # bonus per character, against the model's preference for short readings
+    mark_bonus: float = 1.5  # bonus per stacked Thai mark (tone mark, upper or lower vowel)
     width: int = 8  # prefixes kept after each time step
     prune: float = 1e-3  # classes below this probability at a step are not tried there
     margin: float = 8.0  # prefixes scored this far (natural log) below the best are dropped
@@ -81,7 +86,7 @@ def _advance(beam: dict[str, Entry], step: list[tuple[str | None, float]], lm: C
     blank_log = step[0][1] if step[0][0] is None else NEG_INF
     if len(step) == 1 and blank_log > NEG_INF:  # only the blank: every prefix now ends in one
         return {prefix: [ctc + blank_log, NEG_INF, entry[2], entry[3]] for prefix, entry, ctc in kept}
-    alpha, beta, keep = settings.alpha, settings.beta, lm.order - 1
+    alpha, beta, mark_bonus, keep = settings.alpha, settings.beta, settings.mark_bonus, lm.order - 1
     floor = kept[0][2] + kept[0][1][2] + blank_log - settings.margin
     following: dict[str, Entry] = {}
     for prefix, (blank, char, lm_score, tail), ctc in kept:
@@ -102,7 +107,8 @@ def _advance(beam: dict[str, Entry], step: list[tuple[str | None, float]], lm: C
             if reach > NEG_INF and reach + lm_score >= floor:
                 if next_logp is None:
                     next_logp = lm.following(tail)
-                _add(following, prefix + ch, NEG_INF, reach, lm_score + alpha * next_logp[ch] + beta,
+                bonus = beta + mark_bonus if ch in COMBINING else beta
+                _add(following, prefix + ch, NEG_INF, reach, lm_score + alpha * next_logp[ch] + bonus,
                      (tail + ch)[len(tail) + 1 - keep :] if keep else "")
     return following
 
