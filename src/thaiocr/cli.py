@@ -188,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has latest.pt")
     p.add_argument("--pretrained", type=Path, default=None, metavar="MODEL",
                    help="fine-tune: start from the weights of a .pt checkpoint (or a folder holding one; "
-                        "'shipped' or 'shipped-small': a shipped model); the alphabet may differ. Sets "
+                        "'shipped' or 'shipped-small': a shipped model; 'ppocrv4': PaddleOCR's PP-OCRv4 "
+                        "recogniser in the rapidocr-onnxruntime wheel, for configs/rec/thai_ppocrv4.yml); "
+                        "the alphabet may differ. Sets "
                         "Global.pretrained_model; resuming latest.pt takes precedence")
     p.set_defaults(func=cmd_train)
 

@@ -24,7 +24,7 @@ from thaiocr.kernel.recipe import (
     recipe_class,
 )
 from thaiocr.preprocess import Preprocess
-from thaiocr.shipped import is_shipped_name, pretrained_folder
+from thaiocr.shipped import is_pretrained_name, pretrained_folder
 from thaiocr.synth.settings import check_synth_section
 
 # --- the schema ---------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ class GlobalConfig:
     save_inference_dir: Path | None = field(default=None, metadata=PATH)
     # PaddleOCR keys: a checkpoint to resume from, weights to start from, a test image.
     checkpoints: Path | None = field(default=None, metadata=PATH)
-    pretrained_model: Path | None = field(default=None, metadata=PATH)  # or a name in thaiocr.shipped
+    pretrained_model: Path | None = field(default=None, metadata=PATH)  # or a name in thaiocr.shipped (ppocrv4 too)
     infer_img: Path | None = field(default=None, metadata=PATH)
     use_visualdl: bool = False
     distributed: bool = False
@@ -67,10 +67,10 @@ class GlobalConfig:
 
     @staticmethod
     def after_conversion(kwargs: dict, data: dict, resolve: PathResolver) -> dict:
-        """A built-in alphabet's name stays a name, a shipped model's name becomes its folder."""
+        """A built-in alphabet's name stays a name, a pretrained model's name becomes its path."""
         if "character_dict_path" in kwargs:
             kwargs["character_dict_path"] = _resolve_dict_path(kwargs["character_dict_path"], resolve)
-        if is_shipped_name(data.get("pretrained_model")):
+        if is_pretrained_name(data.get("pretrained_model")):
             kwargs["pretrained_model"] = pretrained_folder(data["pretrained_model"])
         return kwargs
 

@@ -23,6 +23,7 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.errors import ThaiOCRError
 from thaiocr.model import CRNN
 from thaiocr.modeldescription import ModelDescription
+from thaiocr.paddleweights import is_paddle_export, read_paddle_recogniser
 from thaiocr.preprocess import Preprocess
 from thaiocr.runfolder import CHECKPOINT_NAMES, ONNX_NAME
 
@@ -72,8 +73,9 @@ def _listing(chars: Sequence[str]) -> str:
 
 
 def resolve_pretrained(path: str | Path) -> Path:
-    """The checkpoint file ``path`` names: a ``.pt`` file, a folder holding one, or a PaddleOCR-style
-    path without its suffix (``.../best_accuracy``). ONNX and PaddlePaddle files are refused."""
+    """The checkpoint file ``path`` names: a ``.pt`` file, a folder holding one, a PaddleOCR-style
+    path without its suffix (``.../best_accuracy``), or a PaddleOCR recogniser exported to ONNX
+    (thaiocr.paddleweights). thaiocr's own ONNX exports and PaddlePaddle files are refused."""
     path = Path(path)
     if path.is_dir():
         return _checkpoint_in_folder(path)
@@ -84,6 +86,8 @@ def resolve_pretrained(path: str | Path) -> Path:
             raise ThaiOCRError(f"pretrained model {path} not found")
         return found
     suffix = path.suffix.lower()
+    if suffix == ".onnx" and is_paddle_export(path):
+        return path
     if suffix == ".onnx":
         raise ThaiOCRError(f"pretrained model {path} is an exported ONNX model, which cannot be fine-tuned "
                            f"(it holds no training weights): use a .pt checkpoint{_hint_beside(path.parent)}")
@@ -127,13 +131,12 @@ def load_pretrained(model: CRNN, charset: Charset, path: str | Path,
     recipe's ``preprocess``, the report notes a change of input height.
     """
     source = resolve_pretrained(path)
-    payload = load_checkpoint(source)
+    weights = _read_weights(source)
     target = model.state_dict()
     output = output_layer_keys(model)
-    described = ModelDescription.from_checkpoint(payload)
-    check_compatible(payload["model"], target, output, source, described.architecture, model.architecture)
-    source_chars = described.charset.chars
-    state = dict(payload["model"])
+    check_compatible(weights.state, target, output, source, weights.architecture, model.architecture)
+    source_chars = weights.chars
+    state = dict(weights.state)
     _check_output_rows(state[output[1]], source_chars, source)
     remapped: tuple[str, ...] = ()
     if source_chars != charset.chars:
@@ -150,9 +153,28 @@ def load_pretrained(model: CRNN, charset: Charset, path: str | Path,
         kept=tuple(ch for ch in charset.chars if ch in known),
         new=tuple(ch for ch in charset.chars if ch not in known),
         dropped=tuple(ch for ch in source_chars if ch not in charset),
-        steps=(payload.get("state") or {}).get("global_step"),
-        notes=_geometry_notes(described.preprocess, preprocess),
+        steps=weights.steps,
+        notes=_geometry_notes(weights.preprocess, preprocess),
     )
+
+
+@dataclass(frozen=True)
+class _Weights:
+    state: dict[str, torch.Tensor]
+    chars: tuple[str, ...]
+    architecture: dict
+    preprocess: Preprocess
+    steps: int | None = None
+
+
+def _read_weights(source: Path) -> _Weights:
+    if source.suffix.lower() == ".onnx":
+        paddle = read_paddle_recogniser(source)
+        return _Weights(paddle.state, paddle.chars, paddle.architecture, paddle.preprocess)
+    payload = load_checkpoint(source)
+    described = ModelDescription.from_checkpoint(payload)
+    return _Weights(dict(payload["model"]), described.charset.chars, described.architecture, described.preprocess,
+                    (payload.get("state") or {}).get("global_step"))
 
 
 def output_layer_keys(model: CRNN) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The CRNN recogniser: MobileNetV3 backbone -> sequence encoder (BiLSTM) -> CTC head.
+"""The CRNN recogniser: backbone (VGG, MobileNetV3, PPLCNetV3) -> sequence encoder -> CTC head.
 
 Stages are looked up by name in plain-dict registries and wired through their ``out_channels``,
 so a recipe names each stage and its own settings, never a size that can be derived. The model
@@ -11,6 +11,7 @@ For the large variant at height 32 this is PaddleOCR's 2x2 max-pool; other heigh
 feature row is left out.
 A ``W``-pixel-wide input gives ``ceil(W / 2) // 2`` time steps (``W // 4`` for even ``W``); the VGG
 backbone gives ``W // 4``, or ``ceil(W / s) // 2`` with a first convolution of stride ``s``.
+PP-OCRv4's backbone and encoder (``PPLCNetV3``, ``SVTREncoder``: thaiocr.kernel.lcnet) give ``W // 8``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from thaiocr.kernel.blocks import (
     make_divisible,
     mobilenet_layers,
 )
+from thaiocr.kernel.lcnet import PPLCNetV3, SVTREncoder
 
 # --- backbone -----------------------------------------------------------------------------------
 
@@ -206,8 +208,8 @@ class CRNN(nn.Module):
 
 # --- registries and the builder -----------------------------------------------------------------
 
-BACKBONES: dict[str, type[nn.Module]] = {"MobileNetV3": MobileNetV3, "VGG": VGG}
-NECKS: dict[str, type[nn.Module]] = {"SequenceEncoder": SequenceEncoder}
+BACKBONES: dict[str, type[nn.Module]] = {"MobileNetV3": MobileNetV3, "VGG": VGG, "PPLCNetV3": PPLCNetV3}
+NECKS: dict[str, type[nn.Module]] = {"SequenceEncoder": SequenceEncoder, "SVTREncoder": SVTREncoder}
 HEADS: dict[str, type[nn.Module]] = {"CTCHead": CTCHead}
 
 

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from thaiocr.errors import ThaiOCRError
 
-MIN_WIDTH = 4  # the model divides the width by 4; narrower images would give no time step
+MIN_WIDTH = 8  # models divide the width by 4 to 8 (PPLCNetV3); narrower images would give no time step
 # A line is read in at most this many pieces of the model's width (at 48 x 720: 5,760 px, some 280
 # Thai characters); a longer strip is squeezed to that, which bounds what a decoded line holds.
 MAX_PIECES = 8
