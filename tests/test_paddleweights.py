@@ -40,8 +40,9 @@ def line() -> Image.Image:
 
 
 def test_the_wheels_weights_read_as_its_onnx_graph_does(weights, line) -> None:
-    model = build_model(ArchitectureConfig(**PPOCRV4_ARCHITECTURE), len(weights.chars) + 1)
-    model.load_state_dict(weights.state)
+    state, chars = weights
+    model = build_model(ArchitectureConfig(**PPOCRV4_ARCHITECTURE), len(chars) + 1)
+    model.load_state_dict(state)
     batch = Preprocess(48, 320)([line])
     session = ort.InferenceSession(str(WHEEL_ONNX), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: batch})[0]
@@ -55,9 +56,10 @@ def test_fine_tuning_keeps_the_latin_rows_and_reads_the_line_as_before(weights, 
     charset = Charset.builtin("thai_full")
     model = build_model(ArchitectureConfig(**PPOCRV4_ARCHITECTURE), charset.num_classes)
     report = load_pretrained(model, charset, WHEEL_ONNX, Preprocess(48, 720))
-    index = {ch: i + 1 for i, ch in enumerate(weights.chars)}
+    state, chars = weights
+    index = {ch: i + 1 for i, ch in enumerate(chars)}
     rows = model.head.fc.weight.detach()
-    assert torch.equal(rows[charset.encode("A")[0]], weights.state["head.fc.weight"][index["A"]])
+    assert torch.equal(rows[charset.encode("A")[0]], state["head.fc.weight"][index["A"]])
     assert "ก" in report.new and "A" in report.kept and "疗" in report.dropped
     sliver = Image.new("RGB", (1, 48), "white")  # read at the narrowest width: one time step
     reading, empty = Recognizer.from_parts(model.eval(), charset, Preprocess(48, 720))([line, sliver])

@@ -23,7 +23,7 @@ from thaiocr.checkpoint import load_checkpoint
 from thaiocr.errors import ThaiOCRError
 from thaiocr.model import CRNN
 from thaiocr.modeldescription import ModelDescription
-from thaiocr.paddleweights import is_paddle_export, read_paddle_recogniser
+from thaiocr.paddleweights import PPOCRV4_ARCHITECTURE, PPOCRV4_INPUT, is_paddle_export, read_paddle_recogniser
 from thaiocr.preprocess import Preprocess
 from thaiocr.runfolder import CHECKPOINT_NAMES, ONNX_NAME
 
@@ -160,6 +160,8 @@ def load_pretrained(model: CRNN, charset: Charset, path: str | Path,
 
 @dataclass(frozen=True)
 class _Weights:
+    """What a run starts from: a thaiocr checkpoint's or a paddle2onnx export's weights."""
+
     state: dict[str, torch.Tensor]
     chars: tuple[str, ...]
     architecture: dict
@@ -169,8 +171,8 @@ class _Weights:
 
 def _read_weights(source: Path) -> _Weights:
     if source.suffix.lower() == ".onnx":
-        paddle = read_paddle_recogniser(source)
-        return _Weights(paddle.state, paddle.chars, paddle.architecture, paddle.preprocess)
+        state, chars = read_paddle_recogniser(source)
+        return _Weights(state, chars, PPOCRV4_ARCHITECTURE, PPOCRV4_INPUT)
     payload = load_checkpoint(source)
     described = ModelDescription.from_checkpoint(payload)
     return _Weights(dict(payload["model"]), described.charset.chars, described.architecture, described.preprocess,

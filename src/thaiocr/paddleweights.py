@@ -16,7 +16,6 @@ holds its weight as ``[in, out]``, a Linear as ``[out, in]``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,16 +36,6 @@ PPOCRV4_INPUT = Preprocess(height=48, max_width=320)  # what PaddleOCR reads lin
 HELPER_PREFIXES = ("p2o.", "fill_constant")  # paddle2onnx's own constants: shapes, scalars, eps
 
 
-@dataclass(frozen=True)
-class PaddleWeights:
-    """A paddle2onnx recogniser as thaiocr.finetune reads a checkpoint."""
-
-    state: dict[str, torch.Tensor]
-    chars: tuple[str, ...]  # the output classes after the blank, in order
-    architecture: dict
-    preprocess: Preprocess
-
-
 def is_paddle_export(path: Path) -> bool:
     """Whether the ONNX file at ``path`` was written by paddle2onnx (not by thaiocr's export)."""
     import onnx
@@ -55,8 +44,9 @@ def is_paddle_export(path: Path) -> bool:
     return any(node.name.startswith("p2o.") for node in model.graph.node)
 
 
-def read_paddle_recogniser(path: Path) -> PaddleWeights:
-    """The weights of the PP-OCRv4 mobile recogniser at ``path`` under thaiocr's state-dict keys."""
+def read_paddle_recogniser(path: Path) -> tuple[dict[str, torch.Tensor], tuple[str, ...]]:
+    """The weights of the PP-OCRv4 mobile recogniser at ``path`` under thaiocr's state-dict keys (a
+    model of PPOCRV4_ARCHITECTURE) and its output classes after the blank, in order."""
     import onnx
 
     model = onnx.load(str(path))
@@ -70,7 +60,7 @@ def read_paddle_recogniser(path: Path) -> PaddleWeights:
     state = dict(template)
     for key, (name, array) in zip(keys, tensors, strict=True):
         state[key] = _fitted(torch.from_numpy(array.copy()), template[key], key, name, path)
-    return PaddleWeights(state, chars, PPOCRV4_ARCHITECTURE, PPOCRV4_INPUT)
+    return state, chars
 
 
 def _weights_in_order_of_use(model) -> list[tuple[str, np.ndarray]]:  # an onnx.ModelProto
