@@ -80,9 +80,12 @@ class ConvBNAct(nn.Sequential):
 
 
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, reduction: int = 4) -> None:
+    """Channel weights from the mean of the map: reduce, ReLU, expand, hard-sigmoid. ``squeezed``
+    (default: a quarter of the channels, rounded by make_divisible) is the reduced width."""
+
+    def __init__(self, channels: int, reduction: int = 4, squeezed: int | None = None) -> None:
         super().__init__()
-        squeezed = make_divisible(channels / reduction)
+        squeezed = squeezed or make_divisible(channels / reduction)
         self.reduce = nn.Conv2d(channels, squeezed, 1)
         self.expand = nn.Conv2d(squeezed, channels, 1)
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thaiocr.kernel.blocks import SqueezeExcite
+
 # kernel, in channels, out channels, stride, squeeze-excite: the graph's fourteen blocks in order.
 LCNET_BLOCKS: tuple[tuple[int, int, int, int | tuple[int, int], bool], ...] = (
     (3, 16, 32, 1, False),
@@ -68,18 +70,6 @@ class AffineConv(nn.Module):
         return self.after(F.hardswish(self.before(self.conv(x))))
 
 
-class SqueezeExciteLC(nn.Module):
-    """Channel weights from the mean of the map: reduce 4x, ReLU, expand, hard-sigmoid."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.reduce = nn.Conv2d(channels, channels // 4, 1)
-        self.expand = nn.Conv2d(channels // 4, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * F.hardsigmoid(self.expand(F.relu(self.reduce(x.mean((2, 3), keepdim=True)))))
-
-
 class LCNetBlock(nn.Module):
     """Depthwise k x k (with the block's stride), optional squeeze-excite, pointwise 1 x 1."""
 
@@ -87,7 +77,8 @@ class LCNetBlock(nn.Module):
                  use_se: bool) -> None:
         super().__init__()
         self.depthwise = AffineConv(in_channels, in_channels, kernel, stride, groups=in_channels)
-        self.se = SqueezeExciteLC(in_channels) if use_se else nn.Identity()
+        # PP-OCRv4 reduces to exactly a quarter (60 of 240), not to make_divisible's 64
+        self.se = SqueezeExcite(in_channels, squeezed=in_channels // 4) if use_se else nn.Identity()
         self.pointwise = AffineConv(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
